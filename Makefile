@@ -1,0 +1,41 @@
+# kbus — see README.md. Every target that needs Kafka or PostgreSQL starts them
+# first with the project's own scripts (nothing happens when they already answer).
+
+GO          ?= go
+STATICCHECK ?= $(GO) tool -modfile=tools/go.mod staticcheck
+export KAFKA_BROKERS ?= 127.0.0.1:9092
+export DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable
+
+.PHONY: test demo bench services services-down lint vet fmt-check
+
+## test: start Kafka and PostgreSQL if needed, then vet, staticcheck and the race-enabled tests
+test: services fmt-check vet lint
+	KBUS_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+## demo: start Kafka and PostgreSQL if needed and run the end-to-end demo
+demo: services
+	$(GO) run ./examples/quickstart
+
+## bench: run the benchmarks against the real broker and write BENCHMARKS.md
+bench: services
+	bash scripts/bench.sh
+
+## services: start a real Kafka broker and PostgreSQL unless they already answer
+services:
+	bash scripts/kafka.sh up
+	bash scripts/postgres.sh up
+
+## services-down: stop the broker and database the scripts started
+services-down:
+	bash scripts/kafka.sh down
+	bash scripts/postgres.sh down
+
+fmt-check:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(STATICCHECK) ./...
