@@ -1,0 +1,142 @@
+package producer_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbus-dev/kbus/envelope"
+	"github.com/kbus-dev/kbus/kbustest"
+	"github.com/kbus-dev/kbus/producer"
+)
+
+// benchData is a 1 KiB JSON payload: a payment event padded to 1024 bytes
+// with random upper-case letters, as Apache Kafka's ProducerPerformance fills
+// its payloads (so that compression has no unrealistically easy input).
+func benchData() []byte {
+	head := `{"payment_id":"pay_x7k9","amount":4999,"currency":"USD","merchant_id":"merch_abc","note":"`
+	tail := `"}`
+	rng := rand.New(rand.NewPCG(1, 2))
+	pad := make([]byte, 1024-len(head)-len(tail))
+	for i := range pad {
+		pad[i] = byte('A' + rng.IntN(26))
+	}
+	return []byte(head + string(pad) + tail)
+}
+
+// BenchmarkPublish publishes 1 KiB payloads through kbus and, as the baseline
+// in the same run, the very same record bytes (the encoded envelope and its
+// headers) through a raw franz-go client with the same settings. Both produce
+// asynchronously and wait for every acknowledgement (acks=all, idempotent)
+// before the clock stops. Run a fixed count so that the two, and Apache
+// Kafka's Java ProducerPerformance in scripts/bench.sh, send the same number
+// of records:
+//
+//	go test ./producer -run '^$' -bench BenchmarkPublish -benchtime 200000x
+//
+// Each sub-benchmark reports records/s; the ratio kbus/franz-go is the figure
+// that matters (see BENCHMARKS.md).
+func BenchmarkPublish(b *testing.B) {
+	brokers := kbustest.Brokers(b)
+	data := benchData()
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("pay_%d", i)
+	}
+
+	// The size of the record value kbus produces for data, for
+	// scripts/bench.sh (the Java client's --record-size).
+	if path := os.Getenv("KBUS_BENCH_RECORD_SIZE_FILE"); path != "" {
+		value, err := envelope.Marshal(envelope.New(context.Background(), "payment.completed", data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = os.WriteFile(path, []byte(fmt.Sprint(len(value))), 0o644)
+	}
+
+	b.Run("kbus", func(b *testing.B) {
+		topic := kbustest.Topic(b, 3)
+		p, err := producer.New(producer.Brokers(brokers...), producer.Name("bench"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		ctx := context.Background()
+		if err := p.Ping(ctx); err != nil {
+			b.Fatal(err)
+		}
+		var failed atomic.Int64
+		done := func(_ producer.Receipt, err error) {
+			if err != nil {
+				failed.Add(1)
+			}
+		}
+		b.SetBytes(int64(len(data)))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			p.PublishAsync(ctx, topic, keys[i%len(keys)], data, done)
+		}
+		if err := p.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if n := failed.Load(); n > 0 {
+			b.Fatalf("%d publishes failed", n)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+
+	b.Run("franz-go", func(b *testing.B) {
+		topic := kbustest.Topic(b, 3)
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
+			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.Close()
+		ctx := context.Background()
+		if err := cl.Ping(ctx); err != nil {
+			b.Fatal(err)
+		}
+		// The same bytes kbus sends: one distinct envelope (its own id and
+		// time) per record, with its headers, encoded before the clock starts.
+		recs := make([]*kgo.Record, b.N)
+		for i := range recs {
+			e := envelope.New(ctx, topic, data)
+			e.Producer = "bench"
+			value, err := envelope.Marshal(e)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var hs []kgo.RecordHeader
+			for _, h := range e.Headers() {
+				hs = append(hs, kgo.RecordHeader(h))
+			}
+			recs[i] = &kgo.Record{Topic: topic, Key: []byte(keys[i%len(keys)]), Value: value, Headers: hs}
+		}
+		var failed atomic.Int64
+		done := func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
+			}
+		}
+		b.SetBytes(int64(len(data)))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			cl.Produce(ctx, recs[i], done)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if n := failed.Load(); n > 0 {
+			b.Fatalf("%d produces failed", n)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}

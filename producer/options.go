@@ -1,0 +1,140 @@
+package producer
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbus-dev/kbus/envelope"
+)
+
+// An Option configures a [Producer]. Options are applied in order; a later
+// option overrides an earlier one.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	brokers    []string
+	name       string
+	clientOpts []kgo.Opt
+	logger     *slog.Logger
+	maxSize    int
+	linger     time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		brokers: []string{"127.0.0.1:9092"},
+		name:    filepath.Base(os.Args[0]),
+		logger:  slog.New(slog.DiscardHandler),
+		maxSize: envelope.DefaultMaxSize,
+	}
+}
+
+func (c *config) validate() error {
+	if len(c.brokers) == 0 {
+		return errors.New("producer: no brokers")
+	}
+	if c.name == "" {
+		return errors.New("producer: empty producer name")
+	}
+	if c.maxSize <= 0 {
+		return errors.New("producer: MaxEnvelopeSize must be positive")
+	}
+	return nil
+}
+
+// Brokers sets the seed brokers (host:port). The default is 127.0.0.1:9092.
+func Brokers(addrs ...string) Option {
+	return optionFunc(func(c *config) { c.brokers = addrs })
+}
+
+// Name sets the envelope's producer field, the name of the publishing service
+// (e.g. "payment-service"). The default is the program's base name.
+func Name(name string) Option {
+	return optionFunc(func(c *config) { c.name = name })
+}
+
+// Logger sets the logger for the producer's own events and franz-go's
+// warnings and errors. The default discards logs.
+func Logger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// MaxEnvelopeSize sets the largest encoded envelope the producer sends, in
+// bytes; larger events are refused with an error wrapping
+// [envelope.ErrTooLarge] before anything is sent. The default is
+// [envelope.DefaultMaxSize]. Raising it also needs the topic's
+// max.message.bytes raised on the broker.
+func MaxEnvelopeSize(n int) Option {
+	return optionFunc(func(c *config) { c.maxSize = n })
+}
+
+// Linger sets how long the client waits for more records before sending a
+// batch to a partition. The default, 0, sends as soon as possible, which
+// favours latency; a few milliseconds favours throughput under load.
+func Linger(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.linger = d })
+}
+
+// ClientOptions adds franz-go client options, for TLS, SASL, batching and
+// timeouts. They are applied after kbus's own (see [New]), except that the
+// producer's guarantees cannot be weakened: idempotence and acks=all are
+// applied last.
+func ClientOptions(opts ...kgo.Opt) Option {
+	return optionFunc(func(c *config) { c.clientOpts = append(c.clientOpts, opts...) })
+}
+
+// A PublishOption changes one published event.
+type PublishOption interface{ applyPublish(*envelope.Envelope, *publishConfig) }
+
+type publishOptionFunc func(*envelope.Envelope, *publishConfig)
+
+func (f publishOptionFunc) applyPublish(e *envelope.Envelope, p *publishConfig) { f(e, p) }
+
+type publishConfig struct {
+	headers []envelope.Header
+}
+
+// SchemaVersion sets metadata.schema_version. The default is
+// [envelope.DefaultSchemaVersion].
+func SchemaVersion(v string) PublishOption {
+	return publishOptionFunc(func(e *envelope.Envelope, _ *publishConfig) { e.Metadata.SchemaVersion = v })
+}
+
+// CorrelationID sets metadata.correlation_id, overriding the one carried by
+// the context (see [envelope.WithCorrelationID]).
+func CorrelationID(id string) PublishOption {
+	return publishOptionFunc(func(e *envelope.Envelope, _ *publishConfig) { e.Metadata.CorrelationID = id })
+}
+
+// ContentType sets metadata.content_type. The default is
+// [envelope.ContentTypeJSON].
+func ContentType(ct string) PublishOption {
+	return publishOptionFunc(func(e *envelope.Envelope, _ *publishConfig) { e.Metadata.ContentType = ct })
+}
+
+// MessageID publishes the event under an existing message id instead of a
+// fresh one, for example when retrying a publish whose outcome is unknown:
+// consumers deduplicate on the id, so the retry has no second effect. The id
+// must be a valid kbus message id ([envelope.ParseMessageID]).
+func MessageID(id string) PublishOption {
+	return publishOptionFunc(func(e *envelope.Envelope, _ *publishConfig) { e.MessageID = id })
+}
+
+// Headers adds record headers beside the ones that mirror the envelope. Keys
+// starting with "kbus-" are reserved and refused.
+func Headers(hs ...envelope.Header) PublishOption {
+	return publishOptionFunc(func(_ *envelope.Envelope, p *publishConfig) { p.headers = append(p.headers, hs...) })
+}
