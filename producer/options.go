@@ -97,7 +97,9 @@ func ClientOptions(opts ...kgo.Opt) Option {
 }
 
 // A PublishOption changes one published event.
-type PublishOption interface{ applyPublish(*envelope.Envelope, *publishConfig) }
+type PublishOption interface {
+	applyPublish(*envelope.Envelope, *publishConfig)
+}
 
 type publishOptionFunc func(*envelope.Envelope, *publishConfig)
 
