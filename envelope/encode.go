@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -23,7 +24,7 @@ func validJSON(b []byte) bool { return segjson.Valid(b) }
 // whitespace between them, no HTML escaping, published_at in UTC with at
 // least milliseconds, data verbatim (without surrounding whitespace). When
 // checkData is false the caller has already validated Data.
-func encode(e Envelope, checkData bool) ([]byte, error) {
+func encode(dst []byte, e Envelope, checkData bool) ([]byte, error) {
 	data := bytes.TrimSpace(e.Data)
 	if len(data) == 0 {
 		data = []byte("null")
@@ -37,7 +38,7 @@ func encode(e Envelope, checkData bool) ([]byte, error) {
 
 	n := 256 + len(e.MessageID) + len(e.Topic) + len(e.Producer) + len(data) +
 		len(e.Metadata.CorrelationID) + len(e.Metadata.SchemaVersion) + len(e.Metadata.ContentType)
-	b := make([]byte, 0, n)
+	b := slices.Grow(dst, n)
 	b = append(b, `{"message_id":`...)
 	b = appendString(b, e.MessageID)
 	b = append(b, `,"topic":`...)

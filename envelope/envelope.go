@@ -129,10 +129,20 @@ func New(ctx context.Context, topic string, data []byte) Envelope {
 // Marshal does not enforce a size limit, because the limit is a property of
 // the Kafka topic; call CheckSize on the result.
 func Marshal(e Envelope) ([]byte, error) {
+	return AppendMarshal(nil, e)
+}
+
+// AppendMarshal is Marshal appending to dst, so that a caller can reuse
+// buffers. On error dst is returned unchanged.
+func AppendMarshal(dst []byte, e Envelope) ([]byte, error) {
 	if err := e.Validate(); err != nil {
-		return nil, err
+		return dst, err
 	}
-	return encode(e, false)
+	b, err := encode(dst, e, false)
+	if err != nil {
+		return dst, err
+	}
+	return b, nil
 }
 
 // MarshalJSON encodes e exactly as Marshal does but without validating it,
@@ -140,7 +150,7 @@ func Marshal(e Envelope) ([]byte, error) {
 // record, a log line) has the same shape as on the wire. It fails only when
 // Data is not valid JSON or PublishedAt cannot be written as RFC 3339.
 func (e Envelope) MarshalJSON() ([]byte, error) {
-	return encode(e, true)
+	return encode(nil, e, true)
 }
 
 // Unmarshal decodes an envelope from JSON and validates it.

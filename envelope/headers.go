@@ -1,5 +1,7 @@
 package envelope
 
+import "slices"
+
 // Kafka record header keys. Headers mirrors the identifying fields of an
 // envelope into these headers so that routers, dead-letter handlers and
 // metrics can act on a record without decoding its value.
@@ -30,10 +32,16 @@ type Header struct {
 // Version). Other fields are written even when empty. Each call returns
 // new slices that the caller may modify.
 func (e Envelope) Headers() []Header {
-	// One allocation for all values: headers are built once per publish.
-	buf := make([]byte, 0, len(e.MessageID)+len(e.Topic)+len(e.Metadata.SchemaVersion)+
+	hs, _ := e.AppendHeaders(make([]Header, 0, 7), nil)
+	return hs
+}
+
+// AppendHeaders is Headers appending to hs, with the header values copied
+// into buf (grown once as needed); it returns both extended. Producers use it
+// to reuse one buffer per record. The returned headers' values alias buf.
+func (e Envelope) AppendHeaders(hs []Header, buf []byte) ([]Header, []byte) {
+	buf = slices.Grow(buf, len(e.MessageID)+len(e.Topic)+len(e.Metadata.SchemaVersion)+
 		len(e.Metadata.CorrelationID)+len(e.Metadata.ContentType)+len(e.Producer)+len(Version))
-	hs := make([]Header, 0, 7)
 	add := func(k, v string) {
 		start := len(buf)
 		buf = append(buf, v...)
@@ -48,7 +56,7 @@ func (e Envelope) Headers() []Header {
 	add(HeaderContentType, e.Metadata.ContentType)
 	add(HeaderProducer, e.Producer)
 	add(HeaderEnvelopeVersion, Version)
-	return hs
+	return hs, buf
 }
 
 // HeaderFields holds the values of the kbus headers of a record, as read by

@@ -49,6 +49,8 @@ type Producer struct {
 	cfg     config
 	brokers string
 
+	pool sync.Pool // of *outgoing
+
 	closeOnce sync.Once
 	mu        sync.RWMutex // guards closed against in-flight produces
 	closed    bool
@@ -159,25 +161,25 @@ func (p *Producer) PublishEnvelope(ctx context.Context, key string, e envelope.E
 }
 
 func (p *Producer) send(ctx context.Context, key string, e envelope.Envelope, extra []envelope.Header) (Receipt, error) {
-	rcpt := Receipt{MessageID: e.MessageID, Topic: e.Topic, Partition: -1, Offset: -1, PublishedAt: e.PublishedAt}
 	type result struct {
-		r   *kgo.Record
-		err error
+		rcpt Receipt
+		err  error
 	}
 	done := make(chan result, 1)
-	if err := p.produce(ctx, key, e, extra, func(r *kgo.Record, err error) { done <- result{r, err} }); err != nil {
-		return rcpt, err
+	if err := p.produce(ctx, key, e, extra, func(r Receipt, err error) { done <- result{r, err} }); err != nil {
+		return receipt(e), err
 	}
 	select {
 	case res := <-done:
-		if res.err != nil {
-			return rcpt, p.deliveryError(e, res.err)
-		}
-		rcpt.Partition, rcpt.Offset = res.r.Partition, res.r.Offset
-		return rcpt, nil
+		return res.rcpt, res.err
 	case <-ctx.Done():
-		return rcpt, p.deliveryError(e, ctx.Err())
+		return receipt(e), p.deliveryError(e, ctx.Err())
 	}
+}
+
+// receipt is the receipt of e before it has a position.
+func receipt(e envelope.Envelope) Receipt {
+	return Receipt{MessageID: e.MessageID, Topic: e.Topic, Partition: -1, Offset: -1, PublishedAt: e.PublishedAt}
 }
 
 // PublishAsync is Publish without waiting: it buffers the event and returns.
@@ -190,84 +192,113 @@ func (p *Producer) send(ctx context.Context, key string, e envelope.Envelope, ex
 // room or ctx ends. Use [Producer.Flush] to wait for everything buffered.
 func (p *Producer) PublishAsync(ctx context.Context, topic, key string, data []byte, done func(Receipt, error), opts ...PublishOption) {
 	e, pc := p.build(ctx, topic, data, opts)
-	rcpt := Receipt{MessageID: e.MessageID, Topic: e.Topic, Partition: -1, Offset: -1, PublishedAt: e.PublishedAt}
-	err := p.produce(ctx, key, e, pc.headers, func(r *kgo.Record, err error) {
-		if done == nil {
-			if err != nil {
-				p.cfg.logger.Error("kbus: publish failed", "message_id", e.MessageID, "topic", e.Topic, "error", err)
-			}
-			return
-		}
-		if err != nil {
-			done(rcpt, p.deliveryError(e, err))
-			return
-		}
-		rc := rcpt
-		rc.Partition, rc.Offset = r.Partition, r.Offset
-		done(rc, nil)
-	})
-	if err != nil {
+	if err := p.produce(ctx, key, e, pc.headers, done); err != nil {
 		if done != nil {
-			done(rcpt, err)
+			done(receipt(e), err)
 		} else {
 			p.cfg.logger.Error("kbus: publish refused", "message_id", e.MessageID, "topic", e.Topic, "error", err)
 		}
 	}
 }
 
-// produce validates and encodes e and hands it to the client. It returns an
-// error only when nothing was handed over; otherwise promise reports.
-func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope, extra []envelope.Header, promise func(*kgo.Record, error)) error {
-	rec, err := p.record(key, e, extra)
-	if err != nil {
-		return err
+// outgoing is one record on its way to the broker: the kgo record, its
+// headers and one buffer holding the value, the key and the header values.
+// Outgoing records are pooled per producer and reused once the broker has
+// answered, so that publishing allocates next to nothing per event.
+type outgoing struct {
+	p        *Producer
+	rec      kgo.Record
+	headers  []envelope.Header
+	kheaders []kgo.RecordHeader
+	buf      []byte
+	rcpt     Receipt
+	done     func(Receipt, error)
+	promise  func(*kgo.Record, error) // bound to this outgoing once, reused
+}
+
+func (o *outgoing) finish(_ *kgo.Record, err error) {
+	p, rcpt, done := o.p, o.rcpt, o.done
+	if err == nil {
+		rcpt.Partition, rcpt.Offset = o.rec.Partition, o.rec.Offset
 	}
+	// The client holds no reference to the record once it calls the promise.
+	o.rec, o.done, o.rcpt = kgo.Record{}, nil, Receipt{}
+	p.pool.Put(o)
+	switch {
+	case err == nil:
+		if done != nil {
+			done(rcpt, nil)
+		}
+	case done != nil:
+		done(rcpt, p.deliveryErrorID(rcpt.MessageID, rcpt.Topic, err))
+	default:
+		p.cfg.logger.Error("kbus: publish failed", "message_id", rcpt.MessageID, "topic", rcpt.Topic, "error", err)
+	}
+}
+
+// produce validates and encodes e and hands it to the client. It returns an
+// error only when nothing was handed over; otherwise done (if not nil)
+// reports the outcome.
+func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope, extra []envelope.Header, done func(Receipt, error)) error {
+	for _, h := range extra {
+		if strings.HasPrefix(h.Key, "kbus-") {
+			return fmt.Errorf("%w: %q", ErrReservedHeader, h.Key)
+		}
+	}
+	o, _ := p.pool.Get().(*outgoing)
+	if o == nil {
+		o = &outgoing{p: p}
+		o.promise = o.finish
+	}
+	buf, err := envelope.AppendMarshal(o.buf[:0], e)
+	if err == nil {
+		err = envelope.CheckSize(len(buf), p.cfg.maxSize)
+	}
+	if err != nil {
+		o.buf = buf
+		p.pool.Put(o)
+		return fmt.Errorf("producer: %w", err)
+	}
+	valueLen := len(buf)
+	buf = append(buf, key...)
+	o.headers, buf = e.AppendHeaders(o.headers[:0], buf)
+	o.headers = append(o.headers, extra...)
+	o.buf = buf
+
+	o.kheaders = o.kheaders[:0]
+	for _, h := range o.headers {
+		o.kheaders = append(o.kheaders, kgo.RecordHeader(h))
+	}
+	o.rec = kgo.Record{Topic: e.Topic, Value: buf[:valueLen:valueLen], Headers: o.kheaders, Timestamp: e.PublishedAt}
+	if key != "" {
+		o.rec.Key = buf[valueLen : valueLen+len(key) : valueLen+len(key)]
+	}
+	o.rcpt, o.done = receipt(e), done
+
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
+		o.rec, o.done = kgo.Record{}, nil
+		p.pool.Put(o)
 		return ErrClosed
 	}
-	p.cl.Produce(ctx, rec, promise)
+	p.cl.Produce(ctx, &o.rec, o.promise)
 	return nil
 }
 
-// record encodes e into a Kafka record: the JSON envelope as the value, the
-// identifying fields as headers.
-func (p *Producer) record(key string, e envelope.Envelope, extra []envelope.Header) (*kgo.Record, error) {
-	value, err := envelope.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("producer: %w", err)
-	}
-	if err := envelope.CheckSize(len(value), p.cfg.maxSize); err != nil {
-		return nil, fmt.Errorf("producer: %w", err)
-	}
-	mirrored := e.Headers()
-	hs := make([]kgo.RecordHeader, len(mirrored), len(mirrored)+len(extra))
-	for i, h := range mirrored {
-		hs[i] = kgo.RecordHeader(h)
-	}
-	for _, h := range extra {
-		if strings.HasPrefix(h.Key, "kbus-") {
-			return nil, fmt.Errorf("%w: %q", ErrReservedHeader, h.Key)
-		}
-		hs = append(hs, kgo.RecordHeader(h))
-	}
-	rec := &kgo.Record{Topic: e.Topic, Value: value, Headers: hs, Timestamp: e.PublishedAt}
-	if key != "" {
-		rec.Key = []byte(key)
-	}
-	return rec, nil
+func (p *Producer) deliveryError(e envelope.Envelope, err error) error {
+	return p.deliveryErrorID(e.MessageID, e.Topic, err)
 }
 
-func (p *Producer) deliveryError(e envelope.Envelope, err error) error {
+func (p *Producer) deliveryErrorID(id, topic string, err error) error {
 	switch {
 	case errors.Is(err, kgo.ErrClientClosed):
-		return fmt.Errorf("producer: publish %s to %q: %w", e.MessageID, e.Topic, ErrClosed)
+		return fmt.Errorf("producer: publish %s to %q: %w", id, topic, ErrClosed)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("producer: publish %s to %q: no acknowledgement from %s: %w: %w",
-			e.MessageID, e.Topic, p.brokers, ErrNotAcknowledged, err)
+			id, topic, p.brokers, ErrNotAcknowledged, err)
 	default:
-		return fmt.Errorf("producer: publish %s to %q: %w", e.MessageID, e.Topic, err)
+		return fmt.Errorf("producer: publish %s to %q: %w", id, topic, err)
 	}
 }
 

@@ -5,6 +5,8 @@
 //	kbus-devsvc kafka-ready -brokers 127.0.0.1:9092 -timeout 60s [-pid N]
 //	kbus-devsvc pg-ready    -url postgres://... -timeout 60s [-pid N]
 //	kbus-devsvc pg-createdb -url postgres://.../kbus
+//	kbus-devsvc create-topic -brokers ... -topic T -partitions N
+//	kbus-devsvc delete-topic -brokers ... -topic T
 //
 // With -pid, waiting stops early (and fails) when that process exits.
 package main
@@ -34,6 +36,8 @@ func main() {
 	url := fs.String("url", "postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable", "PostgreSQL URL")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait")
 	pid := fs.Int("pid", 0, "fail early when this process exits")
+	topic := fs.String("topic", "", "topic name")
+	partitions := fs.Int("partitions", 1, "partitions of a new topic")
 	_ = fs.Parse(os.Args[2:])
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -46,6 +50,8 @@ func main() {
 		err = waitFor(ctx, *pid, func(ctx context.Context) error { return pgReady(ctx, *url, false) })
 	case "pg-createdb":
 		err = pgCreateDB(ctx, *url)
+	case "create-topic", "delete-topic":
+		err = topicCmd(ctx, os.Args[1], *brokers, *topic, int32(*partitions))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -130,5 +136,26 @@ func pgCreateDB(ctx context.Context, url string) error {
 		return nil
 	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+func topicCmd(ctx context.Context, cmd, brokers, topic string, partitions int32) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if cmd == "delete-topic" {
+		resp, err := adm.DeleteTopic(ctx, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		return err
+	}
+	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
 	return err
 }
