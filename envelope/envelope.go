@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 )
 
 // Content types, schema version and format limits.
@@ -172,87 +171,7 @@ func (e Envelope) MarshalJSON() ([]byte, error) {
 // if the envelope is re-encoded. A JSON null counts as an absent field.
 // PublishedAt is returned in UTC.
 func Unmarshal(b []byte) (Envelope, error) {
-	var (
-		e        Envelope
-		problems []error
-		reported = make(map[string]bool)
-	)
-	report := func(field string, err error) {
-		problems = append(problems, &ValidationError{Field: field, Err: err})
-		reported[field] = true
-	}
-	str := func(field string, dst *string) func(json.RawMessage) error {
-		return func(raw json.RawMessage) error {
-			if isNull(raw) {
-				return nil
-			}
-			if raw[0] != '"' {
-				return malformed("%s: want a JSON string, got %s", field, kind(raw))
-			}
-			if !utf8.Valid(raw) {
-				report(field, ErrInvalidUTF8)
-				return nil
-			}
-			return json.Unmarshal(raw, dst)
-		}
-	}
-	meta := map[string]func(json.RawMessage) error{
-		"correlation_id": str("metadata.correlation_id", &e.Metadata.CorrelationID),
-		"schema_version": str("metadata.schema_version", &e.Metadata.SchemaVersion),
-		"content_type":   str("metadata.content_type", &e.Metadata.ContentType),
-	}
-	top := map[string]func(json.RawMessage) error{
-		"message_id": str("message_id", &e.MessageID),
-		"topic":      str("topic", &e.Topic),
-		"producer":   str("producer", &e.Producer),
-		"published_at": func(raw json.RawMessage) error {
-			if isNull(raw) {
-				return nil
-			}
-			if raw[0] != '"' {
-				return malformed("published_at: want a JSON string, got %s", kind(raw))
-			}
-			var t time.Time
-			if err := json.Unmarshal(raw, &t); err != nil {
-				report("published_at", fmt.Errorf("%w: %v", ErrBadTimestamp, err))
-				return nil
-			}
-			e.PublishedAt = t.UTC()
-			return nil
-		},
-		"data": func(raw json.RawMessage) error {
-			if !isNull(raw) {
-				e.Data = raw
-			}
-			return nil
-		},
-		"metadata": func(raw json.RawMessage) error {
-			if isNull(raw) {
-				return nil
-			}
-			if raw[0] != '{' {
-				return malformed("metadata: want a JSON object, got %s", kind(raw))
-			}
-			if err := decodeObject(raw, meta); err != nil {
-				return fmt.Errorf("metadata: %w", err)
-			}
-			return nil
-		},
-	}
-	if err := decodeObject(b, top); err != nil {
-		if !errors.Is(err, ErrMalformed) {
-			err = fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-		return Envelope{}, err
-	}
-	for _, err := range e.validate() {
-		var ve *ValidationError
-		if errors.As(err, &ve) && reported[ve.Field] {
-			continue
-		}
-		problems = append(problems, err)
-	}
-	return e, joinErrors(problems)
+	return unmarshal(b) // see decode.go
 }
 
 // CheckSize reports whether an encoded envelope of n bytes fits in limit

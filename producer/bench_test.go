@@ -44,7 +44,8 @@ func benchData() []byte {
 // that matters (see BENCHMARKS.md). The plain variants publish from one
 // goroutine, so kbus's per-event work (building, validating and encoding the
 // envelope) is on the critical path; the -parallel variants publish from four
-// goroutines, as a service does from its concurrent request handlers.
+// goroutines; the -sync64 variants make 64 goroutines each wait for every
+// acknowledgement (Publish, ProduceSync), as request handlers do.
 func BenchmarkPublish(b *testing.B) {
 	brokers := kbustest.Brokers(b)
 	data := benchData()
@@ -67,8 +68,9 @@ func BenchmarkPublish(b *testing.B) {
 
 	for _, mode := range []struct {
 		name      string
-		publisher int // goroutines publishing; 0 means the calling goroutine alone
-	}{{"", 0}, {"-parallel", 4}} {
+		publisher int  // goroutines publishing; 0 means the calling goroutine alone
+		sync      bool // each call waits for its acknowledgement (Publish, ProduceSync)
+	}{{"", 0, false}, {"-parallel", 4, false}, {"-sync64", 64, true}} {
 		b.Run("kbus"+mode.name, func(b *testing.B) {
 			topic := kbustest.Topic(b, 3)
 			p, err := producer.New(producer.Brokers(brokers...), producer.Name("bench"))
@@ -88,7 +90,11 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			b.SetBytes(int64(len(data)))
 			b.ResetTimer()
-			loop(b, mode.publisher, func(i int) { p.PublishAsync(ctx, topic, keys[i%len(keys)], data, done) })
+			if mode.sync {
+				loop(b, mode.publisher, func(i int) { _, err := p.Publish(ctx, topic, keys[i%len(keys)], data); done(producer.Receipt{}, err) })
+			} else {
+				loop(b, mode.publisher, func(i int) { p.PublishAsync(ctx, topic, keys[i%len(keys)], data, done) })
+			}
 			if err := p.Flush(ctx); err != nil {
 				b.Fatal(err)
 			}
@@ -135,7 +141,11 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			b.SetBytes(int64(len(data)))
 			b.ResetTimer()
-			loop(b, mode.publisher, func(i int) { cl.Produce(ctx, recs[i], done) })
+			if mode.sync {
+				loop(b, mode.publisher, func(i int) { done(recs[i], cl.ProduceSync(ctx, recs[i]).FirstErr()) })
+			} else {
+				loop(b, mode.publisher, func(i int) { cl.Produce(ctx, recs[i], done) })
+			}
 			if err := cl.Flush(ctx); err != nil {
 				b.Fatal(err)
 			}

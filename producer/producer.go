@@ -85,6 +85,10 @@ func New(opts ...Option) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	if disabled, _ := cl.OptValue(kgo.DisableIdempotentWrite).(bool); disabled {
+		cl.Close()
+		return nil, errors.New("producer: ClientOptions must not disable idempotent writes: kbus relies on them for ordering without duplicates")
+	}
 	return &Producer{cl: cl, cfg: cfg, brokers: strings.Join(cfg.brokers, ",")}, nil
 }
 

@@ -361,3 +361,20 @@ func TestEnsureTopicsCreatesOnceAndKeepsExisting(t *testing.T) {
 		t.Fatal("EnsureTopics accepted an invalid topic name")
 	}
 }
+
+func TestNewRefusesToWeakenGuarantees(t *testing.T) {
+	if _, err := producer.New(producer.ClientOptions(kgo.DisableIdempotentWrite())); err == nil {
+		t.Fatal("New accepted DisableIdempotentWrite")
+	}
+	if _, err := producer.New(producer.Name("")); err == nil {
+		t.Fatal("New accepted an empty producer name")
+	}
+	p, err := producer.New(producer.ClientOptions(kgo.RequiredAcks(kgo.LeaderAck())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if acks := p.Client().OptValue(kgo.RequiredAcks); acks != kgo.AllISRAcks() {
+		t.Fatalf("acks = %v after ClientOptions(RequiredAcks(LeaderAck)), want all ISR", acks)
+	}
+}

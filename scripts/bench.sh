@@ -31,13 +31,15 @@ bench_producer() {
 	KBUS_REQUIRE_SERVICES=1 KBUS_BENCH_RECORD_SIZE_FILE="$WORK/record-size" \
 		go test ./producer -run '^$' -bench '^BenchmarkPublish$' -benchtime "${RECORDS}x" -count "$COUNT" \
 		| tee "$WORK/publish.txt" >&2
-	local size kbus raw kbusp rawp java
+	local size kbus raw kbusp rawp kbuss raws java
 	size=$(cat "$WORK/record-size")
 	rate() { awk -v name="$1" '$1 ~ "^BenchmarkPublish/" name "-[0-9]+$" { for (i=1;i<NF;i++) if ($(i+1)=="records/s") print $i }' "$WORK/publish.txt" | median; }
 	kbus=$(rate kbus)
 	raw=$(rate franz-go)
 	kbusp=$(rate kbus-parallel)
 	rawp=$(rate franz-go-parallel)
+	kbuss=$(rate kbus-sync64)
+	raws=$(rate franz-go-sync64)
 
 	log "bench: producer (Java ProducerPerformance, ${RECORDS} records of ${size} bytes x ${COUNT})"
 	: >"$WORK/java.txt"
@@ -64,9 +66,10 @@ client with the same settings. Apache Kafka's own Java client, \`ProducerPerform
 \`kafka-tools\` ${KAFKA_VERSION}, sends the same number of records of the same size with acks=all,
 idempotence and snappy compression (franz-go's default) to the same broker. Median of ${COUNT} runs.
 
-The plain rows publish from one goroutine, so kbus's per-event work (building, validating and
-encoding the envelope, about 1.5 µs, see below) sits on the critical path; the \`-parallel\` rows
-publish from four goroutines, as a service does from concurrent request handlers.
+The first rows publish from one goroutine, so kbus's per-event work (building, validating and
+encoding the envelope, about 1.5 µs, see below) sits on the critical path; the next publish from
+four goroutines; the last make 64 goroutines each wait for every acknowledgement (\`Publish\`,
+\`ProduceSync\`), as request handlers do.
 
 | client | records/s | vs raw franz-go (same mode) | vs Java client |
 |---|---:|---:|---:|
@@ -74,6 +77,8 @@ publish from four goroutines, as a service does from concurrent request handlers
 | raw franz-go \`Client.Produce\`, 1 goroutine (baseline) | ${raw%.*} | 1.00× | $(ratio "$raw" "$java")× |
 | kbus \`Producer.PublishAsync\`, 4 goroutines | ${kbusp%.*} | $(ratio "$kbusp" "$rawp")× | $(ratio "$kbusp" "$java")× |
 | raw franz-go \`Client.Produce\`, 4 goroutines (baseline) | ${rawp%.*} | 1.00× | $(ratio "$rawp" "$java")× |
+| kbus \`Producer.Publish\`, 64 goroutines | ${kbuss%.*} | $(ratio "$kbuss" "$raws")× | |
+| raw franz-go \`Client.ProduceSync\`, 64 goroutines (baseline) | ${raws%.*} | 1.00× | |
 | Java \`ProducerPerformance\` | ${java%.*} | | 1.00× |
 
 Raw output:
