@@ -37,10 +37,14 @@ resolve_jars() {
 	rm -rf "$LIBS" && mkdir -p "$LIBS"
 	local log4j=2.25.3
 	case "$VERSION" in 4.1.0|4.1.1) log4j=2.24.3 ;; esac
-	mvn -q -B -Dstyle.color=never -f "$KBUS_ROOT/deploy/kafka/pom.xml" \
+	# pipefail (set above) makes the pipeline fail when mvn does; sed strips
+	# the colour codes Maven 3.8 prints even in batch mode.
+	if ! mvn -q -B -Dstyle.color=never -f "$KBUS_ROOT/deploy/kafka/pom.xml" \
 		-Dkafka.version="$VERSION" -Dlog4j.version="$log4j" \
-		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS" >&2 \
-		|| die "mvn could not resolve Apache Kafka $VERSION"
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS" 2>&1 \
+		| sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2; then
+		die "mvn could not resolve Apache Kafka $VERSION"
+	fi
 	ls "$LIBS"/kafka_2.13-*.jar >/dev/null 2>&1 || die "kafka_2.13 jar missing after mvn"
 	touch "$LIBS/.complete"
 }
