@@ -59,7 +59,7 @@ bench_producer() {
 ## Producer: publish throughput
 
 \`BenchmarkPublish\` (producer/bench_test.go) publishes ${RECORDS} events with a 1 KiB JSON payload
-(an envelope of ${size} bytes) to a 3-partition topic, asynchronously, and stops the clock when every
+(an envelope of ${size} bytes) to a 3-partition topic and stops the clock when every
 event is acknowledged (idempotent, acks=all, 64 keys). The baseline, \`BenchmarkPublish/franz-go\`,
 sends the very same records (envelopes encoded before the clock starts) through a raw franz-go
 client with the same settings. Apache Kafka's own Java client, \`ProducerPerformance\` from
