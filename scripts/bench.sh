@@ -7,7 +7,7 @@
 # read the ratios, not the absolute figures.
 #
 # Environment: BENCH_RECORDS (records per producer run, default 200000),
-# BENCH_COUNT (repetitions, default 3; the median is reported), KAFKA_BROKERS,
+# BENCH_COUNT (repetitions, default 5; the median is reported), KAFKA_BROKERS,
 # BENCH_OUT (default BENCHMARKS.md).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +15,7 @@ cd "$KBUS_ROOT"
 
 BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
 RECORDS="${BENCH_RECORDS:-200000}"
-COUNT="${BENCH_COUNT:-3}"
+COUNT="${BENCH_COUNT:-5}"
 OUT="${BENCH_OUT:-BENCHMARKS.md}"
 KAFKA_VERSION="${KBUS_KAFKA_VERSION:-4.1.2}"
 LIBS="$KBUS_CACHE/kafka-$KAFKA_VERSION/libs"
