@@ -164,6 +164,22 @@ func (p *Producer) PublishEnvelope(ctx context.Context, key string, e envelope.E
 	return p.send(ctx, key, e, pc.headers)
 }
 
+// PublishEnvelopeAsync is PublishEnvelope without waiting, reporting like
+// [Producer.PublishAsync].
+func (p *Producer) PublishEnvelopeAsync(ctx context.Context, key string, e envelope.Envelope, done func(Receipt, error), opts ...PublishOption) {
+	var pc publishConfig
+	for _, o := range opts {
+		o.applyPublish(&e, &pc)
+	}
+	if err := p.produce(ctx, key, e, pc.headers, done); err != nil {
+		if done != nil {
+			done(receipt(e), err)
+		} else {
+			p.cfg.logger.Error("kbus: publish refused", "message_id", e.MessageID, "topic", e.Topic, "error", err)
+		}
+	}
+}
+
 func (p *Producer) send(ctx context.Context, key string, e envelope.Envelope, extra []envelope.Header) (Receipt, error) {
 	type result struct {
 		rcpt Receipt

@@ -1,0 +1,325 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbus-dev/kbus/dlq"
+	"github.com/kbus-dev/kbus/envelope"
+)
+
+// item is a decoded event on its way to its handler.
+type item struct {
+	rec *kgo.Record
+	e   envelope.Envelope
+	h   handler
+}
+
+// attempts tracks the attempts at one event, for retries and the DLQ entry.
+type attempts struct {
+	n           int
+	first, last time.Time
+	err         error
+}
+
+// process handles one chunk of a partition's records, in order. It returns
+// false when it was aborted (the worker was stopped during retries, or the
+// shutdown timeout passed); then nothing of the chunk may be committed.
+func (c *Consumer) process(w *worker, recs []*kgo.Record) bool {
+	items := make([]item, 0, len(recs))
+	for _, rec := range recs {
+		if group, ok := dlq.ReplayTarget(rec.Headers); ok && group != c.cfg.Group {
+			c.m.addSkipped(rec.Topic, "replay_for_other_group")
+			continue
+		}
+		e, err := c.decode(rec)
+		if err != nil {
+			now := time.Now()
+			if !c.deadLetter(w, rec, e.MessageID, dlq.ReasonDecodeError, attempts{1, now, now, err}) {
+				return false
+			}
+			continue
+		}
+		h, ok := c.handlers[e.Topic]
+		if !ok {
+			if c.cfg.UnknownType == DeadLetterUnknown {
+				now := time.Now()
+				err := fmt.Errorf("no handler for event type %q in group %q", e.Topic, c.cfg.Group)
+				if !c.deadLetter(w, rec, e.MessageID, dlq.ReasonNoHandler, attempts{1, now, now, err}) {
+					return false
+				}
+			} else {
+				c.m.addSkipped(rec.Topic, "no_handler")
+				c.cfg.Logger.Debug("kbus: no handler, event skipped", "group", c.cfg.Group, "type", e.Topic, "message_id", e.MessageID)
+			}
+			continue
+		}
+		items = append(items, item{rec, e, h})
+	}
+
+	switch c.cfg.Mode {
+	case Transactional:
+		return c.runTx(w, items)
+	case AtMostOnce:
+		// Commit first: a crash from here on loses these events, by design.
+		if !w.lost.Load() {
+			c.commit(w, recs[len(recs)-1])
+		}
+	}
+	for _, it := range items {
+		now := time.Now()
+		herr := c.callPlain(it)
+		if herr == nil {
+			c.m.addProcessed(it.rec.Topic, 1)
+			continue
+		}
+		if !c.retry(w, it, attempts{1, now, now, herr}) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Consumer) decode(rec *kgo.Record) (envelope.Envelope, error) {
+	if err := envelope.CheckSize(len(rec.Value), c.cfg.MaxEnvelopeSize); err != nil {
+		return envelope.Envelope{}, err
+	}
+	return envelope.Unmarshal(rec.Value)
+}
+
+// runTx handles items in as few transactions as possible. It tries them all
+// in one transaction; when a handler fails, it rolls back, commits the events
+// before the failing one in a new transaction, retries the failing one alone
+// (and dead-letters it when its attempts run out), and goes on with the rest.
+// This costs nothing while handlers succeed, unlike a savepoint per event.
+func (c *Consumer) runTx(w *worker, items []item) bool {
+	dbFailures := 0
+	for len(items) > 0 {
+		first := time.Now()
+		failed, herr, err := c.txBatch(items)
+		if err != nil {
+			// The database, not a handler: retry the batch after a pause,
+			// without counting an attempt. Nothing is skipped or committed.
+			dbFailures++
+			c.cfg.Logger.Error("kbus: database transaction failed; retrying", "group", c.cfg.Group,
+				"topic", w.key.topic, "partition", w.key.partition, "error", err)
+			if !c.sleep(w, c.cfg.Retry.delay(min(dbFailures+1, 16))) {
+				return false
+			}
+			continue
+		}
+		dbFailures = 0
+		if failed < 0 {
+			return true
+		}
+		if failed > 0 && !c.runTx(w, items[:failed]) {
+			return false
+		}
+		if !c.retry(w, items[failed], attempts{1, first, time.Now(), herr}) {
+			return false
+		}
+		items = items[failed+1:]
+	}
+	return true
+}
+
+// dedupSQL inserts the dedup rows of a batch in one round trip and returns
+// the ids that were not there yet. ON CONFLICT DO NOTHING also absorbs an id
+// repeated within the batch.
+const dedupSQL = `INSERT INTO processed_events (consumer_group, message_id, topic, "partition", "offset")
+SELECT $1, m, t, p, o FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) AS u(m, t, p, o)
+ON CONFLICT DO NOTHING
+RETURNING message_id`
+
+// txBatch runs items in one transaction. It returns the index of the first
+// item whose handler failed, with the handler's error (the transaction is
+// rolled back), or -1 when everything committed. err reports a database
+// failure outside the handlers.
+func (c *Consumer) txBatch(items []item) (failed int, herr, err error) {
+	ctx := c.procCtx
+	tx, err := c.cfg.DB.Begin(ctx)
+	if err != nil {
+		return -1, nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
+
+	ids := make([]string, len(items))
+	topics := make([]string, len(items))
+	parts := make([]int32, len(items))
+	offsets := make([]int64, len(items))
+	for i, it := range items {
+		ids[i], topics[i], parts[i], offsets[i] = it.e.MessageID, it.rec.Topic, it.rec.Partition, it.rec.Offset
+	}
+	rows, err := tx.Query(ctx, dedupSQL, c.cfg.Group, ids, topics, parts, offsets)
+	if err != nil {
+		return -1, nil, fmt.Errorf("dedup insert: %w", err)
+	}
+	fresh := make(map[string]bool, len(items))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return -1, nil, fmt.Errorf("dedup insert: %w", err)
+		}
+		fresh[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return -1, nil, fmt.Errorf("dedup insert: %w", err)
+	}
+
+	handled, dups := 0, 0
+	for i := 0; i < len(items); {
+		it := items[i]
+		if !fresh[it.e.MessageID] {
+			dups++
+			i++
+			continue
+		}
+		delete(fresh, it.e.MessageID) // a repeat later in this batch is a duplicate
+		if it.h.batch == nil {
+			if err := c.call(it.e.Topic, func() error { return it.h.tx(handlerCtx(ctx, it.e), tx, it.e) }); err != nil {
+				return i, err, nil
+			}
+			handled++
+			i++
+			continue
+		}
+		// A batch handler gets the run of consecutive events of its type.
+		events := []envelope.Envelope{it.e}
+		j := i + 1
+		for ; j < len(items) && items[j].e.Topic == it.e.Topic; j++ {
+			if id := items[j].e.MessageID; fresh[id] {
+				delete(fresh, id)
+				events = append(events, items[j].e)
+			} else {
+				dups++
+			}
+		}
+		if err := c.call(it.e.Topic, func() error { return it.h.batch(ctx, tx, events) }); err != nil {
+			return i, err, nil
+		}
+		handled += len(events)
+		i = j
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return -1, nil, fmt.Errorf("commit: %w", err)
+	}
+	c.m.addProcessed(items[0].rec.Topic, handled)
+	c.m.addDuplicates(items[0].rec.Topic, dups)
+	return -1, nil, nil
+}
+
+// retry retries a failed event alone, with backoff, until it succeeds, its
+// attempts run out or its error is permanent; then it dead-letters it.
+func (c *Consumer) retry(w *worker, it item, at attempts) bool {
+	log := c.cfg.Logger.With("group", c.cfg.Group, "message_id", it.e.MessageID,
+		"correlation_id", it.e.Metadata.CorrelationID, "type", it.e.Topic)
+	for !IsPermanent(at.err) && at.n < c.cfg.Retry.Attempts {
+		log.Warn("kbus: handler failed; will retry", "attempt", at.n, "error", at.err)
+		if !c.sleep(w, c.cfg.Retry.delay(at.n+1)) {
+			return false
+		}
+		c.m.addRetry(it.rec.Topic)
+		at.n++
+		at.last = time.Now()
+		var herr error
+		if c.cfg.Mode == Transactional {
+			failed, hErr, err := c.txBatch([]item{it})
+			if err != nil {
+				log.Error("kbus: database transaction failed; retrying", "error", err)
+				at.n-- // not the handler's failure
+				continue
+			}
+			if failed < 0 {
+				return true
+			}
+			herr = hErr
+		} else if herr = c.callPlain(it); herr == nil {
+			c.m.addProcessed(it.rec.Topic, 1)
+			return true
+		}
+		at.err = herr
+	}
+	reason := dlq.ReasonHandlerError
+	if IsPermanent(at.err) {
+		reason = dlq.ReasonPermanent
+	}
+	return c.deadLetter(w, it.rec, it.e.MessageID, reason, at)
+}
+
+func (c *Consumer) callPlain(it item) error {
+	return c.call(it.e.Topic, func() error { return it.h.plain(handlerCtx(c.procCtx, it.e), it.e) })
+}
+
+// call runs a handler, turning a panic into an error and timing it.
+func (c *Consumer) call(eventType string, fn func() error) (err error) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+		c.m.pDuration.WithLabelValues(eventType).Observe(time.Since(start).Seconds())
+	}()
+	return fn()
+}
+
+// handlerCtx carries the event's correlation id to its handler, so that
+// events it publishes carry it on.
+func handlerCtx(ctx context.Context, e envelope.Envelope) context.Context {
+	if e.Metadata.CorrelationID == "" {
+		return ctx
+	}
+	return envelope.WithCorrelationID(ctx, e.Metadata.CorrelationID)
+}
+
+// deadLetter writes the DLQ entry of rec, retrying until the write succeeds:
+// the partition waits rather than skip an event without a trace. It returns
+// false only when aborted by stop or shutdown (then nothing is committed and
+// the event is redelivered).
+func (c *Consumer) deadLetter(w *worker, rec *kgo.Record, messageID, reason string, at attempts) bool {
+	entry := dlq.NewEntry(rec, c.cfg.Group, reason, messageID)
+	entry.Attempts = at.n
+	entry.FirstAttempt, entry.LastAttempt = at.first.UTC(), at.last.UTC()
+	if at.err != nil {
+		entry.LastError = at.err.Error()
+	}
+	entry.DeadLetteredAt = time.Now().UTC()
+	for failures := 0; ; failures++ {
+		ctx, cancel := context.WithTimeout(c.procCtx, 30*time.Second)
+		err := c.dlqw.Write(ctx, entry)
+		cancel()
+		if err == nil {
+			c.m.addDeadLettered(rec.Topic, reason)
+			c.cfg.Logger.Warn("kbus: event dead-lettered", "group", c.cfg.Group, "dlq", dlq.Topic(c.cfg.Group),
+				"message_id", entry.OriginalMessageID, "reason", reason, "attempts", at.n, "error", entry.LastError,
+				"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
+			return true
+		}
+		c.cfg.Logger.Error("kbus: cannot write to the DLQ; the partition waits and retries", "group", c.cfg.Group,
+			"dlq", dlq.Topic(c.cfg.Group), "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "error", err)
+		if !c.sleep(w, c.cfg.Retry.delay(min(failures+2, 16))) {
+			return false
+		}
+	}
+}
+
+// sleep waits d, or less when the worker is stopped or the shutdown timeout
+// passes; it reports whether the full wait happened.
+func (c *Consumer) sleep(w *worker, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.quit:
+		return false
+	case <-c.procCtx.Done():
+		return false
+	}
+}
+
+var _ pgx.Tx // handlers receive a pgx.Tx
