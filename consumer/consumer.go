@@ -107,8 +107,8 @@ func (c *Consumer) Stats() Stats { return c.m.stats() }
 // group's next owner of their partition gets them.
 //
 // Run returns an error wrapping [ErrConfig] for an unusable configuration or
-// handler registration, or when the database migrations fail. It may be
-// called once.
+// handler registration, and an error when the database migrations fail. It
+// may be called once.
 func (c *Consumer) Run(ctx context.Context) error {
 	if err := errors.Join(c.regErrs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

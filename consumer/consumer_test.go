@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/consumer"
@@ -321,7 +323,10 @@ func TestBatchHandlerGetsDedupedRunsAndIsolatesFailure(t *testing.T) {
 	bad := evs[100].MessageID
 	var mu sync.Mutex
 	var sizes []int
-	cfg := consumer.Config{Brokers: kbustest.Brokers(t), Group: group, Topics: []string{e.topic}, DB: e.db.Pool, Retry: fastRetry}
+	// One attempt: the failing event must still be isolated from the others
+	// in its batch, not blamed for them.
+	cfg := consumer.Config{Brokers: kbustest.Brokers(t), Group: group, Topics: []string{e.topic}, DB: e.db.Pool,
+		Retry: consumer.RetryPolicy{Attempts: 1}}
 	c, err := consumer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +353,9 @@ func TestBatchHandlerGetsDedupedRunsAndIsolatesFailure(t *testing.T) {
 	rows, distinct, _ := e.effects(group)
 	if rows != 199 || distinct != 199 {
 		t.Fatalf("rows=%d distinct=%d, want 199", rows, distinct)
+	}
+	if d := dlqEntries(t, group); len(d) != 1 || d[0].OriginalMessageID != bad {
+		t.Fatalf("DLQ holds %+v, want only the failing event %s", d, bad)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -429,4 +437,55 @@ func TestConfigErrors(t *testing.T) {
 	if err := c.Run(context.Background()); !errors.Is(err, consumer.ErrConfig) || !strings.Contains(err.Error(), "not available in at-least-once mode") {
 		t.Fatalf("HandleTx in at-least-once mode: Run = %v", err)
 	}
+}
+
+func TestPrometheusMetrics(t *testing.T) {
+	e := newEnv(t, 1)
+	group := e.group()
+	e.publish(3)
+	reg := prometheus.NewRegistry()
+	c := newTx(t, e, group, effectHandler(group), func(c *consumer.Config) { c.Registerer = reg })
+	start(t, c)
+	eventually(t, "processed", func() (bool, string) { return c.Stats().Processed == 3, fmt.Sprintf("%+v", c.Stats()) })
+	if got := testutil.ToFloat64(prometheusCounter(t, reg, "kbus_consumer_processed_total")); got != 3 {
+		t.Fatalf("kbus_consumer_processed_total = %v, want 3", got)
+	}
+	names := map[string]bool{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, want := range []string{"kbus_consumer_consumed_total", "kbus_consumer_processed_total",
+		"kbus_consumer_handler_duration_seconds", "kbus_consumer_lag"} {
+		if !names[want] {
+			t.Errorf("metric %s not exported (have %v)", want, names)
+		}
+	}
+	// A second consumer on the same registry is refused, not a panic.
+	if _, err := consumer.New(consumer.Config{Group: group, Topics: []string{e.topic}, DB: e.db.Pool, Registerer: reg}); !errors.Is(err, consumer.ErrConfig) {
+		t.Fatalf("duplicate registration: err = %v", err)
+	}
+}
+
+// prometheusCounter sums the named counter over its label values.
+func prometheusCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "sum"})
+	c.Add(sum)
+	return c
 }

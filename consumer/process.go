@@ -34,6 +34,8 @@ func (c *Consumer) process(w *worker, recs []*kgo.Record) bool {
 	for _, rec := range recs {
 		if group, ok := dlq.ReplayTarget(rec.Headers); ok && group != c.cfg.Group {
 			c.m.addSkipped(rec.Topic, "replay_for_other_group")
+			c.cfg.Logger.Debug("kbus: replay for another group skipped", "group", c.cfg.Group, "replay_group", group,
+				"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
 			continue
 		}
 		e, err := c.decode(rec)
@@ -66,8 +68,10 @@ func (c *Consumer) process(w *worker, recs []*kgo.Record) bool {
 		return c.runTx(w, items)
 	case AtMostOnce:
 		// Commit first: a crash from here on loses these events, by design.
-		if !w.lost.Load() {
-			c.commit(w, recs[len(recs)-1])
+		// The handlers run only once the commit succeeded, so they never
+		// run twice.
+		if !c.commitBeforeHandling(w, recs[len(recs)-1]) {
+			return false
 		}
 	}
 	for _, it := range items {
@@ -97,34 +101,65 @@ func (c *Consumer) decode(rec *kgo.Record) (envelope.Envelope, error) {
 // (and dead-letters it when its attempts run out), and goes on with the rest.
 // This costs nothing while handlers succeed, unlike a savepoint per event.
 func (c *Consumer) runTx(w *worker, items []item) bool {
-	dbFailures := 0
 	for len(items) > 0 {
 		first := time.Now()
-		failed, herr, err := c.txBatch(items)
-		if err != nil {
-			// The database, not a handler: retry the batch after a pause,
-			// without counting an attempt. Nothing is skipped or committed.
-			dbFailures++
-			c.cfg.Logger.Error("kbus: database transaction failed; retrying", "group", c.cfg.Group,
-				"topic", w.key.topic, "partition", w.key.partition, "error", err)
-			if !c.sleep(w, c.cfg.Retry.delay(min(dbFailures+1, 16))) {
-				return false
-			}
-			continue
+		failed, end, herr, ok := c.txRetryDB(w, items)
+		if !ok {
+			return false
 		}
-		dbFailures = 0
 		if failed < 0 {
 			return true
 		}
 		if failed > 0 && !c.runTx(w, items[:failed]) {
 			return false
 		}
-		if !c.retry(w, items[failed], attempts{1, first, time.Now(), herr}) {
-			return false
+		if end-failed == 1 {
+			if !c.retry(w, items[failed], attempts{1, first, time.Now(), herr}) {
+				return false
+			}
+		} else {
+			// A batch handler failed: isolate the culprit by handling the
+			// run one event at a time, each with its own attempts.
+			for _, it := range items[failed:end] {
+				if !c.runOne(w, it) {
+					return false
+				}
+			}
 		}
-		items = items[failed+1:]
+		items = items[end:]
 	}
 	return true
+}
+
+// runOne handles a single event in its own transaction, retrying and
+// dead-lettering it as needed.
+func (c *Consumer) runOne(w *worker, it item) bool {
+	first := time.Now()
+	failed, _, herr, ok := c.txRetryDB(w, []item{it})
+	if !ok {
+		return false
+	}
+	if failed < 0 {
+		return true
+	}
+	return c.retry(w, it, attempts{1, first, time.Now(), herr})
+}
+
+// txRetryDB is txBatch, repeated after a pause while the database itself
+// fails (not a handler: no attempt is counted, nothing is skipped or
+// committed). ok is false when aborted by stop or shutdown.
+func (c *Consumer) txRetryDB(w *worker, items []item) (failed, end int, herr error, ok bool) {
+	for failures := 1; ; failures++ {
+		failed, end, herr, err := c.txBatch(items)
+		if err == nil {
+			return failed, end, herr, true
+		}
+		c.cfg.Logger.Error("kbus: database transaction failed; retrying", "group", c.cfg.Group,
+			"topic", w.key.topic, "partition", w.key.partition, "events", len(items), "error", err)
+		if !c.sleep(w, c.cfg.Retry.delay(min(failures+1, 16))) {
+			return -1, 0, nil, false
+		}
+	}
 }
 
 // dedupSQL inserts the dedup rows of a batch in one round trip and returns
@@ -135,15 +170,15 @@ SELECT $1, m, t, p, o FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[
 ON CONFLICT DO NOTHING
 RETURNING message_id`
 
-// txBatch runs items in one transaction. It returns the index of the first
-// item whose handler failed, with the handler's error (the transaction is
-// rolled back), or -1 when everything committed. err reports a database
-// failure outside the handlers.
-func (c *Consumer) txBatch(items []item) (failed int, herr, err error) {
+// txBatch runs items in one transaction. When a handler fails it rolls back
+// and returns the items [failed, end) that the failing call covered (one
+// item, or a batch handler's run) with the handler's error; failed is -1 when
+// everything committed. err reports a database failure outside the handlers.
+func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 	ctx := c.procCtx
 	tx, err := c.cfg.DB.Begin(ctx)
 	if err != nil {
-		return -1, nil, fmt.Errorf("begin: %w", err)
+		return -1, 0, nil, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
 
@@ -156,19 +191,19 @@ func (c *Consumer) txBatch(items []item) (failed int, herr, err error) {
 	}
 	rows, err := tx.Query(ctx, dedupSQL, c.cfg.Group, ids, topics, parts, offsets)
 	if err != nil {
-		return -1, nil, fmt.Errorf("dedup insert: %w", err)
+		return -1, 0, nil, fmt.Errorf("dedup insert: %w", err)
 	}
 	fresh := make(map[string]bool, len(items))
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return -1, nil, fmt.Errorf("dedup insert: %w", err)
+			return -1, 0, nil, fmt.Errorf("dedup insert: %w", err)
 		}
 		fresh[id] = true
 	}
 	if err := rows.Err(); err != nil {
-		return -1, nil, fmt.Errorf("dedup insert: %w", err)
+		return -1, 0, nil, fmt.Errorf("dedup insert: %w", err)
 	}
 
 	handled, dups := 0, 0
@@ -182,7 +217,7 @@ func (c *Consumer) txBatch(items []item) (failed int, herr, err error) {
 		delete(fresh, it.e.MessageID) // a repeat later in this batch is a duplicate
 		if it.h.batch == nil {
 			if err := c.call(it.e.Topic, func() error { return it.h.tx(handlerCtx(ctx, it.e), tx, it.e) }); err != nil {
-				return i, err, nil
+				return i, i + 1, err, nil
 			}
 			handled++
 			i++
@@ -200,17 +235,17 @@ func (c *Consumer) txBatch(items []item) (failed int, herr, err error) {
 			}
 		}
 		if err := c.call(it.e.Topic, func() error { return it.h.batch(ctx, tx, events) }); err != nil {
-			return i, err, nil
+			return i, j, err, nil
 		}
 		handled += len(events)
 		i = j
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return -1, nil, fmt.Errorf("commit: %w", err)
+		return -1, 0, nil, fmt.Errorf("commit: %w", err)
 	}
 	c.m.addProcessed(items[0].rec.Topic, handled)
 	c.m.addDuplicates(items[0].rec.Topic, dups)
-	return -1, nil, nil
+	return -1, 0, nil, nil
 }
 
 // retry retries a failed event alone, with backoff, until it succeeds, its
@@ -228,11 +263,9 @@ func (c *Consumer) retry(w *worker, it item, at attempts) bool {
 		at.last = time.Now()
 		var herr error
 		if c.cfg.Mode == Transactional {
-			failed, hErr, err := c.txBatch([]item{it})
-			if err != nil {
-				log.Error("kbus: database transaction failed; retrying", "error", err)
-				at.n-- // not the handler's failure
-				continue
+			failed, _, hErr, ok := c.txRetryDB(w, []item{it})
+			if !ok {
+				return false
 			}
 			if failed < 0 {
 				return true

@@ -128,6 +128,26 @@ func (w *worker) run() {
 	}
 }
 
+// commitBeforeHandling commits the offset after rec for AtMostOnce mode,
+// retrying until it succeeds; it returns false when aborted (or when the
+// partition was lost: its new owner decides).
+func (c *Consumer) commitBeforeHandling(w *worker, rec *kgo.Record) bool {
+	for failures := 1; ; failures++ {
+		if w.lost.Load() {
+			return false
+		}
+		err := c.cl.CommitRecords(c.procCtx, rec)
+		if err == nil {
+			return true
+		}
+		c.cfg.Logger.Warn("kbus: offset commit before handling failed; retrying", "group", c.cfg.Group,
+			"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "error", err)
+		if !c.sleep(w, c.cfg.Retry.delay(min(failures+1, 16))) {
+			return false
+		}
+	}
+}
+
 // commit commits the offset after rec. A failed commit is logged: the
 // records are redelivered to whoever owns the partition next, and dedup
 // makes that harmless.
