@@ -138,6 +138,12 @@ type Config struct {
 	// up, so a slow partition never holds up the others or exhausts memory.
 	// The default is 4 × MaxBatch.
 	MaxBufferedRecords int
+	// CommitInterval is how often processed offsets are committed to Kafka
+	// (always after the effects they cover are durable, and also whenever
+	// partitions are revoked and at shutdown). A crash redelivers at most
+	// this much work, which dedup absorbs in Transactional mode. The default
+	// is 500ms.
+	CommitInterval time.Duration
 	// UnknownType says what to do with events that have no handler.
 	UnknownType UnknownTypePolicy
 	// MaxEnvelopeSize is the largest record value accepted as an envelope;
@@ -181,6 +187,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if cfg.MaxBufferedRecords <= 0 {
 		cfg.MaxBufferedRecords = 4 * cfg.MaxBatch
+	}
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = 500 * time.Millisecond
 	}
 	if cfg.MaxEnvelopeSize <= 0 {
 		cfg.MaxEnvelopeSize = envelope.DefaultMaxSize

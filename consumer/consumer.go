@@ -31,6 +31,7 @@ type Consumer struct {
 	dlqw    *dlq.Writer
 	procCtx context.Context // handlers' context: survives Run's ctx until the shutdown timeout
 	sem     chan struct{}   // bounds partitions processed at once
+	offsets *committer
 
 	mu      sync.Mutex
 	workers map[tp]*worker
@@ -168,6 +169,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	c.cl = cl
 	c.dlqw = dlq.NewWriter(cl)
+	c.offsets = newCommitter(c)
+	commitCtx, stopCommits := context.WithCancel(procCtx)
+	commitsDone := make(chan struct{})
+	go func() { defer close(commitsDone); c.offsets.loop(commitCtx, c.cfg.CommitInterval) }()
 	c.cfg.Logger.Info("kbus: consumer started", "group", c.cfg.Group, "topics", c.cfg.Topics, "mode", c.cfg.Mode.String())
 
 	maxPoll := 4 * c.cfg.MaxBatch
@@ -193,6 +198,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	timer := time.AfterFunc(c.cfg.ShutdownTimeout, cancelProc)
 	defer timer.Stop()
 	c.stopWorkers(nil, false)
+	stopCommits()
+	<-commitsDone
+	c.offsets.flush(procCtx)
 	cl.AllowRebalance()
 	cl.Close()
 	c.cfg.Logger.Info("kbus: consumer stopped", "group", c.cfg.Group)
@@ -248,6 +256,7 @@ func (c *Consumer) assigned(_ context.Context, _ *kgo.Client, assigned map[strin
 func (c *Consumer) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	c.cfg.Logger.Info("kbus: partitions revoked", "group", c.cfg.Group, "partitions", revoked)
 	c.stopWorkers(revoked, false)
+	c.offsets.flush(c.procCtx)
 }
 
 // lost runs when partitions were taken away (session expired): their workers
@@ -255,6 +264,7 @@ func (c *Consumer) revoked(_ context.Context, _ *kgo.Client, revoked map[string]
 func (c *Consumer) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	c.cfg.Logger.Warn("kbus: partitions lost", "group", c.cfg.Group, "partitions", lost)
 	c.stopWorkers(lost, true)
+	c.offsets.drop(lost)
 }
 
 // startWorker starts the worker of a partition. c.mu must be held.

@@ -75,14 +75,14 @@
 // naturally idempotent handlers. AtMostOnce suits events whose loss is
 // cheaper than their repetition (cache invalidation, metrics); in it,
 // failing handlers are still retried and dead-lettered, but a consumer
-// stopped or revoked while retrying also loses the rest of its chunk. (If
-// the commit before the handlers fails, it is logged and the handlers run
-// anyway, so a crash after that redelivers the chunk.)
+// stopped or revoked while retrying also loses the rest of its chunk. The
+// commit before the handlers is synchronous and retried until it succeeds;
+// the handlers run only after it.
 //
 // # Batching
 //
 // A partition's events are processed in chunks of up to [Config].MaxBatch
-// (default 500) events; a chunk is the unit of offset commits. In
+// (default 500) events. In
 // Transactional mode a chunk is one database transaction while its handlers
 // succeed: the dedup rows of all its events are inserted in one round trip,
 //
@@ -105,9 +105,11 @@
 // of consecutive events of its type from one chunk, deduplicated and in
 // partition order, in the chunk's transaction, for bulk writes (COPY,
 // multi-row INSERT). When it fails, the events before the run are committed,
-// the run's first event is retried alone (the handler called with one
-// event), and the rest of the run goes on in the next transaction; a
-// persistent failure is thus narrowed down one event at a time.
+// and the run's events are then handled one at a time, each in its own
+// transaction (the handler called with one event) with its own attempts, so
+// that only the failing event is retried and dead-lettered. Batch handlers'
+// context carries no correlation id (their events may have several); read
+// e.Metadata.CorrelationID.
 //
 // # Retries and the dead-letter queue
 //
@@ -151,9 +153,14 @@
 //
 // # Rebalancing and shutdown
 //
-// Offsets are committed explicitly, never automatically. When partitions
-// are revoked in a rebalance, their workers finish the chunk in flight and
-// commit it before the partitions move; records fetched but not started are
+// Offsets are committed explicitly, never by franz-go's autocommit: a chunk's
+// offset is recorded once its effects are durable (the transaction committed,
+// or the DLQ entry written) and committed to Kafka within
+// [Config].CommitInterval (default 500ms) by one committer, so that
+// partitions do not queue behind each other's OffsetCommit round trips. When
+// partitions are revoked in a rebalance, their workers finish the chunk in
+// flight and its offset is committed before the partitions move (in
+// OnPartitionsRevoked); records fetched but not started are
 // fetched again by the new owner. Partitions lost (the session expired)
 // commit nothing more, because another member may own them already; in
 // Transactional mode the dedup rows make the redelivery harmless.
@@ -170,7 +177,8 @@
 // Logs go to [Config].Logger (log/slog; discarded by default) with messages
 // prefixed "kbus:" and the fields group, topic, partition, offset,
 // message_id, correlation_id, type, attempt, reason, dlq and error where
-// they apply. Failed offset commits are logged and redelivered later.
+// they apply. Failed offset commits are logged and retried at the next
+// interval; until then a crash would redeliver those events.
 //
 // With [Config].Registerer, the consumer registers these Prometheus
 // metrics, each with a constant group label:

@@ -148,12 +148,9 @@ func (c *Consumer) commitBeforeHandling(w *worker, rec *kgo.Record) bool {
 	}
 }
 
-// commit commits the offset after rec. A failed commit is logged: the
-// records are redelivered to whoever owns the partition next, and dedup
-// makes that harmless.
-func (c *Consumer) commit(w *worker, rec *kgo.Record) {
-	if err := c.cl.CommitRecords(c.procCtx, rec); err != nil {
-		c.cfg.Logger.Warn("kbus: offset commit failed; the events will be redelivered",
-			"group", c.cfg.Group, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "error", err)
-	}
+// commit records that rec and everything before it in its partition are
+// processed; the committer commits it to Kafka shortly after. A failed
+// commit only means redelivery, which dedup makes harmless.
+func (c *Consumer) commit(_ *worker, rec *kgo.Record) {
+	c.offsets.done(rec)
 }

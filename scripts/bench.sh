@@ -7,6 +7,7 @@
 # read the ratios, not the absolute figures.
 #
 # Environment: BENCH_RECORDS (records per producer run, default 200000),
+# BENCH_EVENTS (events per consumer run, default 20000),
 # BENCH_COUNT (repetitions, default 5; the median is reported), KAFKA_BROKERS,
 # BENCH_OUT (default BENCHMARKS.md).
 set -euo pipefail
@@ -15,6 +16,7 @@ cd "$KBUS_ROOT"
 
 BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
 RECORDS="${BENCH_RECORDS:-200000}"
+EVENTS="${BENCH_EVENTS:-20000}"
 COUNT="${BENCH_COUNT:-5}"
 OUT="${BENCH_OUT:-BENCHMARKS.md}"
 KAFKA_VERSION="${KBUS_KAFKA_VERSION:-4.1.2}"
@@ -100,6 +102,40 @@ $(cat "$WORK/java.txt")
 MD
 }
 
+# --- consumer: transactional dedup vs one transaction per event vs raw franz-go ---
+bench_consumer() {
+	log "bench: consumer (BenchmarkConsumeDedup, ${EVENTS} events x ${COUNT})"
+	KBUS_REQUIRE_SERVICES=1 go test ./consumer -run '^$' -bench '^BenchmarkConsumeDedup$' -benchtime "${EVENTS}x" -count "$COUNT" \
+		| tee "$WORK/consume.txt" >&2
+	crate() { awk -v name="$1" '$1 ~ "^BenchmarkConsumeDedup/" name "-[0-9]+$" { for (i=1;i<NF;i++) if ($(i+1)=="events/s") print $i }' "$WORK/consume.txt" | median; }
+	local raw batch one bh
+	raw=$(crate franz-go)
+	batch=$(crate kbus-batch-tx)
+	one=$(crate kbus-tx-per-event)
+	bh=$(crate kbus-batch-handler)
+	cat >>"$WORK/report.md" <<MD
+## Consumer: transactional dedup
+
+\`BenchmarkConsumeDedup\` (consumer/bench_test.go) consumes ${EVENTS} payment events from a 4-partition
+topic. The kbus variants run in Transactional mode against the real PostgreSQL (default durability):
+every event gets its dedup row in \`processed_events\` and one handler upsert into a table, in the same
+transaction, and offsets are committed after the transactions. The clock runs from \`Run\` (group join
+included) until every event is processed. Median of ${COUNT} runs.
+
+| variant | events/s | vs one transaction per event | vs raw franz-go |
+|---|---:|---:|---:|
+| raw franz-go group consumer, no database (ceiling) | ${raw%.*} | | 1.00× |
+| kbus, batch transactions (MaxBatch 500), one upsert per event | ${batch%.*} | $(ratio "$batch" "$one")× | $(ratio "$batch" "$raw")× |
+| kbus, batch handler (\`HandleBatchTx\`), one multi-row upsert per batch | ${bh%.*} | $(ratio "$bh" "$one")× | $(ratio "$bh" "$raw")× |
+| kbus, one transaction per event (MaxBatch 1) | ${one%.*} | 1.00× | $(ratio "$one" "$raw")× |
+
+\`\`\`
+$(grep -E '^Benchmark' "$WORK/consume.txt")
+\`\`\`
+
+MD
+}
+
 # --- envelope: encode and decode cost per event --------------------------------
 bench_envelope() {
 	log "bench: envelope"
@@ -132,6 +168,7 @@ MD
 
 : >"$WORK/report.md"
 bench_producer
+bench_consumer
 bench_envelope
 
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
