@@ -38,6 +38,13 @@ import (
 // transaction that aborted are skipped, and if a transaction is open when
 // Read starts, Read reads up to its first record.
 func Read(ctx context.Context, cl *kgo.Client, group string, fn func(Entry, *kgo.Record, error) error) error {
+	return ReadFrom(ctx, cl, group, nil, fn)
+}
+
+// ReadFrom is Read starting, in each partition p listed in from, at offset
+// from[p] instead of the oldest retained record (an offset below the oldest
+// retained one starts there). [ReplayEntries] uses it to resume.
+func ReadFrom(ctx context.Context, cl *kgo.Client, group string, from map[int32]int64, fn func(Entry, *kgo.Record, error) error) error {
 	topic := Topic(group)
 	if fn == nil {
 		return fmt.Errorf("dlq: read %s: nil callback", topic)
@@ -80,8 +87,12 @@ func Read(ctx context.Context, cl *kgo.Client, group string, fn func(Entry, *kgo
 		if !okS || !okE {
 			return fmt.Errorf("dlq: read %s: no offsets listed for partition %d", topic, p)
 		}
-		if s.Offset < e.Offset {
-			todo = append(todo, bounds{p, s.Offset, e.Offset})
+		start := s.Offset
+		if f, ok := from[p]; ok && f > start {
+			start = f
+		}
+		if start < e.Offset {
+			todo = append(todo, bounds{p, start, e.Offset})
 		}
 	}
 	if len(todo) == 0 {
