@@ -45,6 +45,12 @@ func Read(ctx context.Context, cl *kgo.Client, group string, fn func(Entry, *kgo
 // from[p] instead of the oldest retained record (an offset below the oldest
 // retained one starts there). [ReplayEntries] uses it to resume.
 func ReadFrom(ctx context.Context, cl *kgo.Client, group string, from map[int32]int64, fn func(Entry, *kgo.Record, error) error) error {
+	return readFrom(ctx, cl, group, from, nil, fn)
+}
+
+// readFrom is ReadFrom that first reports, to onTotal if not nil, how many
+// records (at most) it is about to read.
+func readFrom(ctx context.Context, cl *kgo.Client, group string, from map[int32]int64, onTotal func(int64), fn func(Entry, *kgo.Record, error) error) error {
 	topic := Topic(group)
 	if fn == nil {
 		return fmt.Errorf("dlq: read %s: nil callback", topic)
@@ -94,6 +100,13 @@ func ReadFrom(ctx context.Context, cl *kgo.Client, group string, from map[int32]
 		if start < e.Offset {
 			todo = append(todo, bounds{p, start, e.Offset})
 		}
+	}
+	if onTotal != nil {
+		var total int64
+		for _, b := range todo {
+			total += b.end - b.start
+		}
+		onTotal(total)
 	}
 	if len(todo) == 0 {
 		return nil

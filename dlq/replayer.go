@@ -38,6 +38,10 @@ type ReplayOptions struct {
 	// an interrupted replay resends at most this many (which consumers
 	// deduplicate by message id). The default is 100.
 	BatchSize int
+	// OnStart, if not nil, is called once before the first record with the
+	// number of DLQ records the replay will examine (at most; transaction
+	// markers count too), for progress reports.
+	OnStart func(total int64)
 	// OnEntry, if not nil, is called for every DLQ record examined, in
 	// order, after its outcome is known.
 	OnEntry func(ReplayResult)
@@ -177,7 +181,7 @@ func ReplayEntries(ctx context.Context, cl *kgo.Client, opts ReplayOptions) (Rep
 		return commit(ctx)
 	}
 
-	err := ReadFrom(ctx, cl, opts.Group, from, func(e Entry, rec *kgo.Record, derr error) error {
+	err := readFrom(ctx, cl, opts.Group, from, opts.OnStart, func(e Entry, rec *kgo.Record, derr error) error {
 		next := kadm.Offset{Topic: topic, Partition: rec.Partition, At: rec.Offset + 1, LeaderEpoch: -1}
 		switch {
 		case derr != nil:

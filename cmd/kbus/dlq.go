@@ -292,6 +292,7 @@ one sends only what was dead-lettered since, unless --from-start.`,
 				ToTopic:   toTopic,
 				DryRun:    dryRun,
 				BatchSize: batchSize,
+				OnStart:   progress.start,
 				OnEntry: func(r dlq.ReplayResult) {
 					progress.step(r.Outcome)
 					if r.Outcome == dlq.NotSelected {
@@ -368,14 +369,15 @@ func (a *app) printReplay(items []replayedEntry, sum dlq.ReplaySummary, dryRun b
 	return err
 }
 
-// progress draws a one-line progress report on stderr when stderr is a
-// terminal, and nothing otherwise.
+// progress draws a progress bar on stderr when stderr is a terminal, and
+// nothing otherwise (so scripts and logs get only the summary).
 type progress struct {
 	a         *app
 	on        bool
 	dryRun    bool
 	last      time.Time
-	examined  int
+	total     int64
+	examined  int64
 	sentCount int
 }
 
@@ -390,6 +392,8 @@ func newProgress(a *app, dryRun bool) *progress {
 	return &progress{a: a, on: on, dryRun: dryRun}
 }
 
+func (p *progress) start(total int64) { p.total = total }
+
 func (p *progress) step(o dlq.ReplayOutcome) {
 	p.examined++
 	if o == dlq.Replayed || o == dlq.WouldReplay {
@@ -397,12 +401,24 @@ func (p *progress) step(o dlq.ReplayOutcome) {
 	}
 	if p.on && time.Since(p.last) > 100*time.Millisecond {
 		p.last = time.Now()
-		verb := "replayed"
-		if p.dryRun {
-			verb = "would replay"
-		}
-		fmt.Fprintf(p.a.errOut, "\r%d DLQ records examined, %s %d", p.examined, verb, p.sentCount)
+		fmt.Fprint(p.a.errOut, "\r"+p.line())
 	}
+}
+
+// line renders "[#####.....]  52% 520/1000 examined, 480 replayed".
+func (p *progress) line() string {
+	const width = 30
+	frac := 1.0
+	if p.total > 0 {
+		frac = min(float64(p.examined)/float64(p.total), 1)
+	}
+	filled := int(frac * width)
+	verb := "replayed"
+	if p.dryRun {
+		verb = "would replay"
+	}
+	return fmt.Sprintf("[%s%s] %3.0f%% %d/%d examined, %s %d",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100, p.examined, p.total, verb, p.sentCount)
 }
 
 func (p *progress) done() {

@@ -282,3 +282,14 @@ func TestDLQReplayKilledMidWayResumes(t *testing.T) {
 		t.Fatalf("effects rows %d distinct %d, want %d", rows, distinct, n)
 	}
 }
+
+func TestProgressLine(t *testing.T) {
+	p := &progress{total: 200}
+	for range 50 {
+		p.step(dlq.Replayed)
+	}
+	p.step(dlq.NotSelected)
+	if got, want := p.line(), "[#######.......................]  26% 51/200 examined, replayed 50"; got != want {
+		t.Fatalf("line = %q, want %q", got, want)
+	}
+}
