@@ -20,13 +20,23 @@ const VersionTable = "kbus_schema_version"
 // several processes at once (tern takes an advisory lock) and does nothing
 // when the schema is current. Objects are created in the first schema of the
 // connection's search_path, or in schema when it is not empty.
+//
+// With a schema, Apply works on a connection of its own whose search_path is
+// set at connection start-up: tern resets the session ("RESET ALL") after
+// each migration, which would undo a SET and send the next migration to the
+// default schema.
 func Apply(ctx context.Context, conn *pgx.Conn, schema string) error {
 	table := VersionTable
 	if schema != "" {
-		table = pgx.Identifier{schema, VersionTable}.Sanitize()
-		if _, err := conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
-			return fmt.Errorf("migrations: set search_path: %w", err)
+		cfg := conn.Config().Copy()
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+		own, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("migrations: connect for schema %s: %w", schema, err)
 		}
+		defer own.Close(context.WithoutCancel(ctx))
+		conn = own
+		table = pgx.Identifier{schema, VersionTable}.Sanitize()
 	}
 	m, err := migrate.NewMigrator(ctx, conn, table)
 	if err != nil {
