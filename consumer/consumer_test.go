@@ -489,3 +489,53 @@ func prometheusCounter(t *testing.T, reg *prometheus.Registry, name string) prom
 	c.Add(sum)
 	return c
 }
+
+func TestReplayKeyScopesDedup(t *testing.T) {
+	e := newEnv(t, 1)
+	group := e.group()
+	ctx := context.Background()
+	ev := e.publish(1)[0]
+	raw, _ := envelope.Marshal(ev)
+	cl := kbustest.Client(t)
+	// The same event replayed twice under one replay key, once under another.
+	for _, key := range []string{"ep_1@t1", "ep_1@t1", "ep_1@t2"} {
+		hs := []kgo.RecordHeader{{Key: dlq.HeaderReplayGroup, Value: []byte(group)}, {Key: dlq.HeaderReplayKey, Value: []byte(key)}}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: e.topic, Value: raw, Headers: hs}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var keys []string
+	var mu sync.Mutex
+	c := newTx(t, e, group, func(ctx context.Context, tx pgx.Tx, ev envelope.Envelope) error {
+		if rec, ok := consumer.Record(ctx); ok {
+			if v, ok := headerValue(rec.Headers, dlq.HeaderReplayKey); ok {
+				mu.Lock()
+				keys = append(keys, v)
+				mu.Unlock()
+			}
+		}
+		return recordEffect(ctx, tx, ev, group)
+	})
+	start(t, c)
+	eventually(t, "all four records", func() (bool, string) {
+		s := c.Stats()
+		return s.Processed+s.Duplicates == 4, fmt.Sprintf("%+v", s)
+	})
+	if s := c.Stats(); s.Processed != 3 || s.Duplicates != 1 {
+		t.Fatalf("stats %+v: want the event, and each replay key once", s)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(keys, ",") != "ep_1@t1,ep_1@t2" {
+		t.Fatalf("handler saw replay keys %v", keys)
+	}
+}
+
+func headerValue(hs []kgo.RecordHeader, key string) (string, bool) {
+	for i := len(hs) - 1; i >= 0; i-- {
+		if hs[i].Key == key {
+			return string(hs[i].Value), true
+		}
+	}
+	return "", false
+}

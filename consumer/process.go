@@ -14,9 +14,10 @@ import (
 
 // item is a decoded event on its way to its handler.
 type item struct {
-	rec *kgo.Record
-	e   envelope.Envelope
-	h   handler
+	rec     *kgo.Record
+	e       envelope.Envelope
+	h       handler
+	dedupID string // the message id, or message id + replay key (see dlq.HeaderReplayKey)
 }
 
 // attempts tracks the attempts at one event, for retries and the DLQ entry.
@@ -60,7 +61,7 @@ func (c *Consumer) process(w *worker, recs []*kgo.Record) bool {
 			}
 			continue
 		}
-		items = append(items, item{rec, e, h})
+		items = append(items, item{rec, e, h, dedupID(rec, e)})
 	}
 
 	switch c.cfg.Mode {
@@ -187,7 +188,7 @@ func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 	parts := make([]int32, len(items))
 	offsets := make([]int64, len(items))
 	for i, it := range items {
-		ids[i], topics[i], parts[i], offsets[i] = it.e.MessageID, it.rec.Topic, it.rec.Partition, it.rec.Offset
+		ids[i], topics[i], parts[i], offsets[i] = it.dedupID, it.rec.Topic, it.rec.Partition, it.rec.Offset
 	}
 	rows, err := tx.Query(ctx, dedupSQL, c.cfg.Group, ids, topics, parts, offsets)
 	if err != nil {
@@ -209,14 +210,14 @@ func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 	handled, dups := 0, 0
 	for i := 0; i < len(items); {
 		it := items[i]
-		if !fresh[it.e.MessageID] {
+		if !fresh[it.dedupID] {
 			dups++
 			i++
 			continue
 		}
-		delete(fresh, it.e.MessageID) // a repeat later in this batch is a duplicate
+		delete(fresh, it.dedupID) // a repeat later in this batch is a duplicate
 		if it.h.batch == nil {
-			if err := c.call(it.e.Topic, func() error { return it.h.tx(handlerCtx(ctx, it.e), tx, it.e) }); err != nil {
+			if err := c.call(it.e.Topic, func() error { return it.h.tx(handlerCtx(ctx, it), tx, it.e) }); err != nil {
 				return i, i + 1, err, nil
 			}
 			handled++
@@ -227,7 +228,7 @@ func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 		events := []envelope.Envelope{it.e}
 		j := i + 1
 		for ; j < len(items) && items[j].e.Topic == it.e.Topic; j++ {
-			if id := items[j].e.MessageID; fresh[id] {
+			if id := items[j].dedupID; fresh[id] {
 				delete(fresh, id)
 				events = append(events, items[j].e)
 			} else {
@@ -285,7 +286,7 @@ func (c *Consumer) retry(w *worker, it item, at attempts) bool {
 }
 
 func (c *Consumer) callPlain(it item) error {
-	return c.call(it.e.Topic, func() error { return it.h.plain(handlerCtx(c.procCtx, it.e), it.e) })
+	return c.call(it.e.Topic, func() error { return it.h.plain(handlerCtx(c.procCtx, it), it.e) })
 }
 
 // call runs a handler, turning a panic into an error and timing it.
@@ -301,12 +302,37 @@ func (c *Consumer) call(eventType string, fn func() error) (err error) {
 }
 
 // handlerCtx carries the event's correlation id to its handler, so that
-// events it publishes carry it on.
-func handlerCtx(ctx context.Context, e envelope.Envelope) context.Context {
-	if e.Metadata.CorrelationID == "" {
+// events it publishes carry it on, and the record's metadata.
+func handlerCtx(ctx context.Context, it item) context.Context {
+	ctx = context.WithValue(ctx, recordKey{}, it.rec)
+	if it.e.Metadata.CorrelationID == "" {
 		return ctx
 	}
-	return envelope.WithCorrelationID(ctx, e.Metadata.CorrelationID)
+	return envelope.WithCorrelationID(ctx, it.e.Metadata.CorrelationID)
+}
+
+// dedupID is the key of an event in processed_events: its message id, or,
+// for a replay scoped by a replay key (a webhook delivery replayed to one
+// endpoint), the message id and that key, so that the replay is not taken
+// for the event's first processing and is itself processed once.
+func dedupID(rec *kgo.Record, e envelope.Envelope) string {
+	for i := len(rec.Headers) - 1; i >= 0; i-- {
+		if h := rec.Headers[i]; h.Key == dlq.HeaderReplayKey && len(h.Value) > 0 {
+			return e.MessageID + "#replay:" + string(h.Value)
+		}
+	}
+	return e.MessageID
+}
+
+type recordKey struct{}
+
+// Record returns the Kafka record of the event a handler is handling (topic,
+// partition, offset, key, headers, raw value), for handlers that need more
+// than the envelope. Treat it as read-only. Batch handlers' contexts carry
+// none.
+func Record(ctx context.Context) (*kgo.Record, bool) {
+	r, ok := ctx.Value(recordKey{}).(*kgo.Record)
+	return r, ok
 }
 
 // deadLetter writes the DLQ entry of rec, retrying until the write succeeds:

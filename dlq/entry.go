@@ -48,6 +48,12 @@ const (
 	// HeaderReplayedAt is when the replay was published, RFC 3339 in UTC
 	// with up to nanosecond precision.
 	HeaderReplayedAt = "kbus-replayed-at"
+	// HeaderReplayEndpoint, on a replay of an entry about one webhook
+	// endpoint, names that endpoint: only it gets a new delivery.
+	HeaderReplayEndpoint = "kbus-replay-endpoint"
+	// HeaderReplayKey, on such a replay, names the DLQ entry replayed; the
+	// consumer runtime deduplicates on the message id and this key.
+	HeaderReplayKey = "kbus-replay-key"
 )
 
 // Topic returns the DLQ topic of a consumer group: TopicPrefix + group.

@@ -10,7 +10,8 @@ import (
 
 // isReplayHeader reports whether key is one of the headers Replay sets.
 func isReplayHeader(key string) bool {
-	return key == HeaderReplayGroup || key == HeaderReplayCount || key == HeaderReplayedAt
+	return key == HeaderReplayGroup || key == HeaderReplayCount || key == HeaderReplayedAt ||
+		key == HeaderReplayKey || key == HeaderReplayEndpoint
 }
 
 // Replay builds the record that re-publishes the original event of e to
@@ -24,6 +25,12 @@ func isReplayHeader(key string) bool {
 //     = the count in the original headers + 1 (1 when there is none or it is
 //     not a non-negative number), and HeaderReplayedAt = now in UTC, RFC 3339
 //     with nanoseconds.
+//
+// An entry about one webhook endpoint (EndpointID set) also gets
+// HeaderReplayEndpoint, and HeaderReplayKey naming the entry (its endpoint
+// and dead-lettering time): the consumer runtime deduplicates such a replay
+// on the message id and that key, so replaying one entry twice delivers it
+// once more, not twice, and is not blocked by the event's first processing.
 //
 // Replay headers already on the original record, from an earlier replay,
 // are removed before the new ones are appended, so a record never carries
@@ -59,6 +66,12 @@ func (e Entry) Replay(toTopic string, now time.Time) *kgo.Record {
 		kgo.RecordHeader{Key: HeaderReplayCount, Value: strconv.AppendInt(nil, int64(n)+1, 10)},
 		kgo.RecordHeader{Key: HeaderReplayedAt, Value: now.UTC().AppendFormat(nil, time.RFC3339Nano)},
 	)
+	if e.EndpointID != "" {
+		headers = append(headers,
+			kgo.RecordHeader{Key: HeaderReplayEndpoint, Value: []byte(e.EndpointID)},
+			kgo.RecordHeader{Key: HeaderReplayKey, Value: []byte(e.EndpointID + "@" + e.DeadLetteredAt.UTC().Format(time.RFC3339Nano))},
+		)
+	}
 	return &kgo.Record{
 		Topic:   topic,
 		Key:     slices.Clone(e.Key),

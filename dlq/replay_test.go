@@ -30,6 +30,9 @@ func TestReplay(t *testing.T) {
 		kgo.RecordHeader{Key: dlq.HeaderReplayGroup, Value: []byte("ledger")},
 		kgo.RecordHeader{Key: dlq.HeaderReplayCount, Value: []byte("1")},
 		kgo.RecordHeader{Key: dlq.HeaderReplayedAt, Value: []byte("2024-02-01T11:00:00Z")},
+		// The entry concerns one webhook endpoint: the replay is scoped to it.
+		kgo.RecordHeader{Key: dlq.HeaderReplayEndpoint, Value: []byte(e.EndpointID)},
+		kgo.RecordHeader{Key: dlq.HeaderReplayKey, Value: []byte(e.EndpointID + "@" + e.DeadLetteredAt.UTC().Format(time.RFC3339Nano))},
 	)
 	if !reflect.DeepEqual(rec.Headers, want) {
 		t.Errorf("headers:\n got %q\nwant %q", rec.Headers, want)

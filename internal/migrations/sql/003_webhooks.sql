@@ -28,6 +28,12 @@ CREATE TABLE webhook_deliveries (
     message_id      text        NOT NULL,
     event_type      text        NOT NULL,
     payload         bytea       NOT NULL,                             -- the exact body POSTed
+    source_topic    text        NOT NULL,                             -- the Kafka record the event came in,
+    source_partition integer    NOT NULL,                             -- kept so that a dead-lettered delivery
+    source_offset   bigint      NOT NULL,                             -- has a DLQ entry that replays exactly
+    source_key      bytea,
+    source_headers  jsonb       NOT NULL DEFAULT '[]',
+    source_value    bytea       NOT NULL,
     status          text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'succeeded', 'failed')),
     attempts        integer     NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
