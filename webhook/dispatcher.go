@@ -1,0 +1,461 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbus-dev/kbus/dlq"
+)
+
+// DefaultSchedule is the wait before each retry of a failed delivery: after
+// the first attempt fails, retries follow 1m, 5m, 30m, 2h, 8h and 24h later
+// (seven attempts in all), each with ±10% jitter.
+var DefaultSchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 8 * time.Hour, 24 * time.Hour}
+
+// Failure reasons of webhook dead letters (dlq.Entry.FailureReason).
+const (
+	ReasonDeliveryFailed       = "webhook_delivery_failed" // the schedule was exhausted
+	ReasonEndpointGone         = "webhook_endpoint_gone"   // the receiver answered 410 Gone
+	ReasonEndpointDisabled     = "webhook_endpoint_disabled"
+	ReasonForbiddenDestination = "webhook_forbidden_destination" // refused by the SSRF guard
+)
+
+// DispatcherConfig configures a [Dispatcher]. Zero values mean the defaults.
+type DispatcherConfig struct {
+	// DB holds the webhook tables. Required.
+	DB *pgxpool.Pool
+	// Kafka is a client that can produce (acks=all): failed deliveries are
+	// dead-lettered through it to dlq.<Group>. Required.
+	Kafka *kgo.Client
+	// Group names the DLQ (dlq.<Group>) and is the group replays are
+	// addressed to: the fan-out's consumer group. Default DefaultGroup.
+	Group string
+	// Schedule is the wait before each retry; default DefaultSchedule.
+	Schedule []time.Duration
+	// Timeout bounds each POST; 5s to 30s, default 10s.
+	Timeout time.Duration
+	// Workers is how many POSTs run at once; default 16.
+	Workers int
+	// BatchSize is how many due deliveries one claim takes; default 64.
+	BatchSize int
+	// PollInterval is how long an idle dispatcher waits before looking for
+	// due deliveries again; default 500ms.
+	PollInterval time.Duration
+	// AllowNetworks are destination networks exempt from the SSRF guard
+	// (which refuses loopback, private, link-local and other non-public
+	// addresses); AllowLoopback() for tests and local demos.
+	AllowNetworks []netip.Prefix
+	// DisableAfter disables an endpoint that has failed every delivery for
+	// this long; default 5 days.
+	DisableAfter time.Duration
+	// MaxResponseBody caps the response body kept in the attempt log;
+	// default 4 KiB.
+	MaxResponseBody int
+	// Logger receives the dispatcher's logs; the default discards them.
+	Logger *slog.Logger
+}
+
+// A Dispatcher sends due deliveries. Several dispatchers, in one process or
+// many, may run against one database: each claims deliveries with
+// FOR UPDATE SKIP LOCKED and a lease longer than the POST timeout, so no two
+// send the same attempt, and a dispatcher that dies loses nothing: its
+// claims become due again when their lease runs out.
+type Dispatcher struct {
+	cfg    DispatcherConfig
+	id     string
+	client *http.Client
+	dlqw   *dlq.Writer
+	lease  time.Duration
+
+	sent, succeeded, failed, deadLettered atomic.Int64
+}
+
+// DispatcherStats counts a dispatcher's work since it was created.
+type DispatcherStats struct {
+	Attempts, Succeeded, Failed, DeadLettered int64
+}
+
+// NewDispatcher returns a dispatcher for cfg.
+func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
+	if cfg.DB == nil || cfg.Kafka == nil {
+		return nil, errors.New("webhook: DispatcherConfig needs DB and Kafka")
+	}
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = DefaultSchedule
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Timeout < time.Second || cfg.Timeout > 30*time.Second {
+		return nil, fmt.Errorf("webhook: Timeout %v outside 1s..30s", cfg.Timeout)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 64
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 500 * time.Millisecond
+	}
+	if cfg.DisableAfter <= 0 {
+		cfg.DisableAfter = 5 * 24 * time.Hour
+	}
+	if cfg.MaxResponseBody <= 0 {
+		cfg.MaxResponseBody = 4 << 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	host, _ := os.Hostname()
+	d := &Dispatcher{cfg: cfg, id: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID("")), dlqw: dlq.NewWriter(cfg.Kafka),
+		lease: 2*cfg.Timeout + 30*time.Second}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: DialGuard{Allow: cfg.AllowNetworks}.Control}
+	d.client = &http.Client{
+		Timeout: cfg.Timeout,
+		Transport: &http.Transport{
+			DialContext:         dialer.DialContext,
+			MaxIdleConnsPerHost: cfg.Workers,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: cfg.Timeout,
+		},
+		// Redirects are not followed: only the registered URL gets events.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return d, nil
+}
+
+// Stats returns the dispatcher's counters.
+func (d *Dispatcher) Stats() DispatcherStats {
+	return DispatcherStats{d.sent.Load(), d.succeeded.Load(), d.failed.Load(), d.deadLettered.Load()}
+}
+
+// Run dispatches until ctx ends; attempts in flight finish first.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.cfg.Logger.Info("kbus: webhook dispatcher started", "id", d.id)
+	for {
+		n, err := d.DispatchOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Error("kbus: webhook dispatch failed; retrying", "error", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if n < d.cfg.BatchSize {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(d.cfg.PollInterval):
+			}
+		}
+	}
+}
+
+// claimed is a delivery this dispatcher holds a lease on.
+type claimed struct {
+	id, endpointID, messageID, eventType, tenant string
+	payload                                      []byte
+	attempts                                     int
+	srcTopic                                     string
+	srcPartition                                 int32
+	srcOffset                                    int64
+	srcKey, srcValue                             []byte
+	srcHeaders                                   []byte
+	endpoint                                     Endpoint
+	endpointErr                                  error
+}
+
+const claimSQL = `WITH due AS (
+	SELECT id FROM webhook_deliveries
+	WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+	ORDER BY next_attempt_at
+	LIMIT $1
+	FOR UPDATE SKIP LOCKED)
+UPDATE webhook_deliveries d SET lease_owner = $2, lease_until = now() + $3::interval
+FROM due WHERE d.id = due.id
+RETURNING d.id, d.endpoint_id, d.message_id, d.event_type, d.tenant_id, d.payload, d.attempts,
+	d.source_topic, d.source_partition, d.source_offset, d.source_key, d.source_value, d.source_headers`
+
+// DispatchOnce claims one batch of due deliveries, sends them and records
+// the outcomes. It returns how many it claimed.
+func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
+	rows, err := d.cfg.DB.Query(ctx, claimSQL, d.cfg.BatchSize, d.id, d.lease)
+	if err != nil {
+		return 0, fmt.Errorf("claim: %w", err)
+	}
+	var batch []*claimed
+	for rows.Next() {
+		c := &claimed{}
+		if err := rows.Scan(&c.id, &c.endpointID, &c.messageID, &c.eventType, &c.tenant, &c.payload, &c.attempts,
+			&c.srcTopic, &c.srcPartition, &c.srcOffset, &c.srcKey, &c.srcValue, &c.srcHeaders); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("claim: %w", err)
+		}
+		batch = append(batch, c)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("claim: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	endpoints := map[string]*Endpoint{}
+	for _, c := range batch {
+		if e, ok := endpoints[c.endpointID]; ok {
+			c.endpoint = *e
+			continue
+		}
+		e, err := store{d.cfg.DB}.getEndpoint(ctx, "", c.endpointID)
+		c.endpoint, c.endpointErr = e, err
+		if err == nil {
+			endpoints[c.endpointID] = &e
+		}
+	}
+
+	// Send, Workers at a time. The POSTs run on a context that outlives ctx
+	// (bounded by the client's timeout), so a stopping dispatcher finishes
+	// and records what it started.
+	sendCtx := context.WithoutCancel(ctx)
+	results := make([]outcome, len(batch))
+	sem := make(chan struct{}, d.cfg.Workers)
+	var wg sync.WaitGroup
+	for i, c := range batch {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i] = d.send(sendCtx, c)
+		})
+	}
+	wg.Wait()
+	return len(batch), d.record(sendCtx, batch, results)
+}
+
+// outcome is the result of one attempt.
+type outcome struct {
+	at         time.Time
+	duration   time.Duration
+	status     int // 0: no response
+	body       string
+	err        string
+	retryAfter time.Duration
+	success    bool
+	final      string // a dead-letter reason when no retry may follow
+	skipped    bool   // no POST was made (endpoint gone or disabled)
+}
+
+func (d *Dispatcher) send(ctx context.Context, c *claimed) outcome {
+	o := outcome{at: time.Now()}
+	switch {
+	case errors.Is(c.endpointErr, ErrNotFound):
+		o.skipped, o.final, o.err = true, ReasonEndpointDisabled, "endpoint deleted"
+		return o
+	case c.endpointErr != nil:
+		o.skipped, o.err = true, "loading the endpoint: "+c.endpointErr.Error()
+		return o
+	case c.endpoint.Status != StatusActive:
+		o.skipped, o.final, o.err = true, ReasonEndpointDisabled, "endpoint disabled: "+c.endpoint.DisabledReason
+		return o
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint.URL, bytes.NewReader(c.payload))
+	if err != nil {
+		o.final, o.err = ReasonDeliveryFailed, err.Error()
+		return o
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "kbus-webhooks/1")
+	SetHeaders(req.Header, c.messageID, o.at.Unix(), c.payload, c.endpoint.secrets(o.at), c.endpoint.StandardWebhooks)
+	d.sent.Add(1)
+	resp, err := d.client.Do(req)
+	o.duration = time.Since(o.at)
+	if err != nil {
+		o.err = err.Error()
+		if errors.Is(err, ErrForbiddenAddress) {
+			o.final = ReasonForbiddenDestination
+		}
+		return o
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(d.cfg.MaxResponseBody)))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
+	o.status, o.body = resp.StatusCode, string(b)
+	o.success = resp.StatusCode >= 200 && resp.StatusCode < 300
+	switch {
+	case o.success:
+	case resp.StatusCode == http.StatusGone:
+		o.final, o.err = ReasonEndpointGone, "410 Gone: endpoint disabled"
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), o.at)
+	}
+	return o
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date, capped at 24h.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		d = time.Duration(s) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), 24*time.Hour)
+}
+
+// next decides what follows attempt n (1-based) of a delivery.
+func (d *Dispatcher) next(n int, o outcome) (status string, next time.Time) {
+	switch {
+	case o.success:
+		return DeliverySucceeded, time.Time{}
+	case o.final != "":
+		return DeliveryFailed, time.Time{}
+	case o.skipped:
+		return DeliveryPending, o.at.Add(d.cfg.PollInterval * 4) // a transient lookup error: try again soon
+	case n > len(d.cfg.Schedule):
+		return DeliveryFailed, time.Time{}
+	}
+	wait := time.Duration(float64(d.cfg.Schedule[n-1]) * (0.9 + 0.2*rand.Float64()))
+	return DeliveryPending, o.at.Add(max(wait, o.retryAfter))
+}
+
+// record writes the attempts and the deliveries' new states in one
+// transaction, dead-lettering the deliveries that failed for good first.
+// Every write is guarded by this dispatcher's lease: if a lease ran out and
+// another dispatcher took the delivery, nothing of this attempt is written.
+func (d *Dispatcher) record(ctx context.Context, batch []*claimed, results []outcome) error {
+	b := &pgx.Batch{}
+	for i, c := range batch {
+		o := results[i]
+		n := c.attempts
+		if !o.skipped {
+			n++
+		}
+		status, next := d.next(n, o)
+		if status == DeliveryFailed {
+			if err := d.deadLetter(ctx, c, n, o); err != nil {
+				// Keep it pending: it is tried (and dead-lettered) again later.
+				d.cfg.Logger.Error("kbus: cannot dead-letter a failed webhook delivery; it stays pending",
+					"delivery_id", c.id, "message_id", c.messageID, "error", err)
+				status, next = DeliveryPending, o.at.Add(time.Minute)
+			}
+		}
+		var nextRetry *time.Time
+		if status == DeliveryPending && !o.skipped {
+			nextRetry = &next
+		}
+		if !o.skipped {
+			var respStatus *int
+			if o.status != 0 {
+				respStatus = &o.status
+			}
+			b.Queue(`INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, duration_ms, response_status, response_body, error, success, next_retry)
+				SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+				WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1 AND lease_owner = $10)`,
+				c.id, n, o.at, int(o.duration/time.Millisecond), respStatus, o.body, o.err, o.success, nextRetry, d.id)
+		}
+		nextAt := next
+		if nextAt.IsZero() {
+			nextAt = o.at
+		}
+		b.Queue(`UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4,
+				lease_owner = NULL, lease_until = NULL, updated_at = now()
+			WHERE id = $1 AND lease_owner = $5`, c.id, status, n, nextAt, d.id)
+		switch {
+		case o.success:
+			d.succeeded.Add(1)
+			b.Queue(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, c.endpointID)
+		case o.final == ReasonEndpointGone:
+			d.failed.Add(1)
+			b.Queue(`UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = '410 Gone from the receiver', updated_at = now()
+				WHERE id = $1`, c.endpointID)
+		case !o.skipped:
+			d.failed.Add(1)
+			b.Queue(`UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2),
+					status = CASE WHEN coalesce(failing_since, $2) < $2 - $3::interval THEN 'disabled' ELSE status END,
+					disabled_reason = CASE WHEN coalesce(failing_since, $2) < $2 - $3::interval
+						THEN 'every delivery failed for ' || $3::interval::text ELSE disabled_reason END,
+					updated_at = now()
+				WHERE id = $1`, c.endpointID, o.at, d.cfg.DisableAfter)
+		}
+	}
+	tx, err := d.cfg.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
+}
+
+// deadLetter writes the DLQ entry of a delivery that failed for good. The
+// entry carries the original record, so `kbus dlq replay --group webhooks`
+// gives this endpoint a fresh delivery.
+func (d *Dispatcher) deadLetter(ctx context.Context, c *claimed, attempts int, o outcome) error {
+	var hs []storedHeader
+	_ = json.Unmarshal(c.srcHeaders, &hs)
+	rec := &kgo.Record{Topic: c.srcTopic, Partition: c.srcPartition, Offset: c.srcOffset, Key: c.srcKey, Value: c.srcValue}
+	for _, h := range hs {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	e := dlq.NewEntry(rec, d.cfg.Group, o.final, c.messageID)
+	if e.FailureReason == "" {
+		e.FailureReason = ReasonDeliveryFailed
+	}
+	e.EndpointID = c.endpointID
+	e.Attempts = attempts
+	e.LastAttempt = o.at.UTC()
+	e.FirstAttempt = e.LastAttempt
+	if first, err := d.firstAttempt(ctx, c.id); err == nil && !first.IsZero() {
+		e.FirstAttempt = first.UTC()
+	}
+	e.LastError = o.err
+	if e.LastError == "" && o.status != 0 {
+		e.LastError = fmt.Sprintf("HTTP %d: %s", o.status, o.body)
+	}
+	e.DeadLetteredAt = time.Now().UTC()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := d.dlqw.Write(wctx, e); err != nil {
+		return err
+	}
+	d.deadLettered.Add(1)
+	d.cfg.Logger.Warn("kbus: webhook delivery dead-lettered", "delivery_id", c.id, "endpoint_id", c.endpointID,
+		"message_id", c.messageID, "reason", e.FailureReason, "attempts", attempts, "error", e.LastError)
+	return nil
+}
+
+func (d *Dispatcher) firstAttempt(ctx context.Context, id string) (time.Time, error) {
+	var t *time.Time
+	err := d.cfg.DB.QueryRow(ctx, `SELECT min(attempted_at) FROM webhook_attempts WHERE delivery_id = $1`, id).Scan(&t)
+	if err != nil || t == nil {
+		return time.Time{}, err
+	}
+	return *t, nil
+}
