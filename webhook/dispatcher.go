@@ -52,10 +52,13 @@ type DispatcherConfig struct {
 	Schedule []time.Duration
 	// Timeout bounds each POST; 5s to 30s, default 10s.
 	Timeout time.Duration
-	// Workers is how many POSTs run at once; default 16.
+	// Workers is how many POSTs run at once, over all loops; default 16.
 	Workers int
-	// BatchSize is how many due deliveries one claim takes; default 64.
+	// BatchSize is how many due deliveries one claim takes; default 128.
 	BatchSize int
+	// Loops is how many claim-send-record loops run at once, so that one
+	// batch's POSTs overlap another's database work; default 3.
+	Loops int
 	// PollInterval is how long an idle dispatcher waits before looking for
 	// due deliveries again; default 500ms.
 	PollInterval time.Duration
@@ -84,6 +87,7 @@ type Dispatcher struct {
 	client *http.Client
 	dlqw   *dlq.Writer
 	lease  time.Duration
+	sem    chan struct{} // bounds the POSTs in flight to Workers
 
 	sent, succeeded, failed, deadLettered atomic.Int64
 }
@@ -114,7 +118,10 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg.Workers = 16
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 64
+		cfg.BatchSize = 128
+	}
+	if cfg.Loops <= 0 {
+		cfg.Loops = 3
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 500 * time.Millisecond
@@ -130,7 +137,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	}
 	host, _ := os.Hostname()
 	d := &Dispatcher{cfg: cfg, id: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID("")), dlqw: dlq.NewWriter(cfg.Kafka),
-		lease: 2*cfg.Timeout + 30*time.Second}
+		lease: 2*cfg.Timeout + 30*time.Second, sem: make(chan struct{}, cfg.Workers)}
 	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: DialGuard{Allow: cfg.AllowNetworks}.Control}
 	d.client = &http.Client{
 		Timeout: cfg.Timeout,
@@ -151,21 +158,31 @@ func (d *Dispatcher) Stats() DispatcherStats {
 	return DispatcherStats{d.sent.Load(), d.succeeded.Load(), d.failed.Load(), d.deadLettered.Load()}
 }
 
-// Run dispatches until ctx ends; attempts in flight finish first.
+// Run dispatches until ctx ends; attempts in flight finish and are
+// recorded first.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	d.cfg.Logger.Info("kbus: webhook dispatcher started", "id", d.id)
+	d.cfg.Logger.Info("kbus: webhook dispatcher started", "id", d.id, "loops", d.cfg.Loops)
+	var wg sync.WaitGroup
+	for range d.cfg.Loops {
+		wg.Go(func() { d.loop(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (d *Dispatcher) loop(ctx context.Context) {
 	for {
 		n, err := d.DispatchOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Logger.Error("kbus: webhook dispatch failed; retrying", "error", err)
 		}
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if n < d.cfg.BatchSize {
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-time.After(d.cfg.PollInterval):
 			}
 		}
@@ -177,11 +194,6 @@ type claimed struct {
 	id, endpointID, messageID, eventType, tenant string
 	payload                                      []byte
 	attempts                                     int
-	srcTopic                                     string
-	srcPartition                                 int32
-	srcOffset                                    int64
-	srcKey, srcValue                             []byte
-	srcHeaders                                   []byte
 	endpoint                                     Endpoint
 	endpointErr                                  error
 }
@@ -191,11 +203,12 @@ const claimSQL = `WITH due AS (
 	WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
 	ORDER BY next_attempt_at
 	LIMIT $1
-	FOR UPDATE SKIP LOCKED)
-UPDATE webhook_deliveries d SET lease_owner = $2, lease_until = now() + $3::interval
-FROM due WHERE d.id = due.id
-RETURNING d.id, d.endpoint_id, d.message_id, d.event_type, d.tenant_id, d.payload, d.attempts,
-	d.source_topic, d.source_partition, d.source_offset, d.source_key, d.source_value, d.source_headers`
+	FOR UPDATE SKIP LOCKED),
+claimed AS (
+	UPDATE webhook_deliveries d SET lease_owner = $2, lease_until = now() + $3::interval
+	FROM due WHERE d.id = due.id
+	RETURNING d.id, d.endpoint_id, d.message_id, d.event_type, d.tenant_id, d.attempts)
+SELECT c.*, b.payload FROM claimed c JOIN webhook_delivery_bodies b ON b.delivery_id = c.id`
 
 // DispatchOnce claims one batch of due deliveries, sends them and records
 // the outcomes. It returns how many it claimed.
@@ -207,8 +220,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	var batch []*claimed
 	for rows.Next() {
 		c := &claimed{}
-		if err := rows.Scan(&c.id, &c.endpointID, &c.messageID, &c.eventType, &c.tenant, &c.payload, &c.attempts,
-			&c.srcTopic, &c.srcPartition, &c.srcOffset, &c.srcKey, &c.srcValue, &c.srcHeaders); err != nil {
+		if err := rows.Scan(&c.id, &c.endpointID, &c.messageID, &c.eventType, &c.tenant, &c.attempts, &c.payload); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("claim: %w", err)
 		}
@@ -238,12 +250,11 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	// and records what it started.
 	sendCtx := context.WithoutCancel(ctx)
 	results := make([]outcome, len(batch))
-	sem := make(chan struct{}, d.cfg.Workers)
 	var wg sync.WaitGroup
 	for i, c := range batch {
-		sem <- struct{}{}
+		d.sem <- struct{}{}
 		wg.Go(func() {
-			defer func() { <-sem }()
+			defer func() { <-d.sem }()
 			results[i] = d.send(sendCtx, c)
 		})
 	}
@@ -341,11 +352,28 @@ func (d *Dispatcher) next(n int, o outcome) (status string, next time.Time) {
 }
 
 // record writes the attempts and the deliveries' new states in one
-// transaction, dead-lettering the deliveries that failed for good first.
-// Every write is guarded by this dispatcher's lease: if a lease ran out and
-// another dispatcher took the delivery, nothing of this attempt is written.
+// transaction of a few statements (arrays through unnest, whatever the batch
+// size), dead-lettering the deliveries that failed for good first. Every
+// write is guarded by this dispatcher's lease: if a lease ran out and another
+// dispatcher took the delivery, nothing of this attempt is written.
 func (d *Dispatcher) record(ctx context.Context, batch []*claimed, results []outcome) error {
-	b := &pgx.Batch{}
+	var (
+		// attempts
+		aID         []string
+		aN, aMS     []int32
+		aAt         []time.Time
+		aStatus     []*int32
+		aBody, aErr []string
+		aOK         []bool
+		aNext       []*time.Time
+		// deliveries
+		dID, dStatus       []string
+		dN                 []int32
+		dNext              []time.Time
+		recovered, goneEps []string
+		failedEps          []string
+		failedAt           []time.Time
+	)
 	for i, c := range batch {
 		o := results[i]
 		n := c.attempts
@@ -361,44 +389,66 @@ func (d *Dispatcher) record(ctx context.Context, batch []*claimed, results []out
 				status, next = DeliveryPending, o.at.Add(time.Minute)
 			}
 		}
-		var nextRetry *time.Time
-		if status == DeliveryPending && !o.skipped {
-			nextRetry = &next
-		}
 		if !o.skipped {
-			var respStatus *int
-			if o.status != 0 {
-				respStatus = &o.status
+			var nextRetry *time.Time
+			if status == DeliveryPending {
+				nextRetry = &next
 			}
-			b.Queue(`INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, duration_ms, response_status, response_body, error, success, next_retry)
-				SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-				WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1 AND lease_owner = $10)`,
-				c.id, n, o.at, int(o.duration/time.Millisecond), respStatus, o.body, o.err, o.success, nextRetry, d.id)
+			var respStatus *int32
+			if o.status != 0 {
+				s := int32(o.status)
+				respStatus = &s
+			}
+			aID, aN, aAt, aMS = append(aID, c.id), append(aN, int32(n)), append(aAt, o.at), append(aMS, int32(o.duration/time.Millisecond))
+			aStatus, aBody, aErr = append(aStatus, respStatus), append(aBody, o.body), append(aErr, o.err)
+			aOK, aNext = append(aOK, o.success), append(aNext, nextRetry)
 		}
-		nextAt := next
-		if nextAt.IsZero() {
-			nextAt = o.at
+		if next.IsZero() {
+			next = o.at
 		}
-		b.Queue(`UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4,
-				lease_owner = NULL, lease_until = NULL, updated_at = now()
-			WHERE id = $1 AND lease_owner = $5`, c.id, status, n, nextAt, d.id)
+		dID, dStatus, dN, dNext = append(dID, c.id), append(dStatus, status), append(dN, int32(n)), append(dNext, next)
 		switch {
 		case o.success:
 			d.succeeded.Add(1)
-			b.Queue(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, c.endpointID)
+			if c.endpoint.failingSince != nil {
+				recovered = append(recovered, c.endpointID)
+			}
 		case o.final == ReasonEndpointGone:
 			d.failed.Add(1)
-			b.Queue(`UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = '410 Gone from the receiver', updated_at = now()
-				WHERE id = $1`, c.endpointID)
+			goneEps = append(goneEps, c.endpointID)
 		case !o.skipped:
 			d.failed.Add(1)
-			b.Queue(`UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2),
-					status = CASE WHEN coalesce(failing_since, $2) < $2 - $3::interval THEN 'disabled' ELSE status END,
-					disabled_reason = CASE WHEN coalesce(failing_since, $2) < $2 - $3::interval
-						THEN 'every delivery failed for ' || $3::interval::text ELSE disabled_reason END,
-					updated_at = now()
-				WHERE id = $1`, c.endpointID, o.at, d.cfg.DisableAfter)
+			failedEps, failedAt = append(failedEps, c.endpointID), append(failedAt, o.at)
 		}
+	}
+	b := &pgx.Batch{}
+	if len(aID) > 0 {
+		b.Queue(`INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, duration_ms, response_status, response_body, error, success, next_retry)
+			SELECT u.* FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::bool[], $9::timestamptz[])
+				AS u(id, n, at, ms, st, body, err, ok, next)
+			WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = u.id AND d.lease_owner = $10)`,
+			aID, aN, aAt, aMS, aStatus, aBody, aErr, aOK, aNext, d.id)
+	}
+	b.Queue(`UPDATE webhook_deliveries d SET status = u.status, attempts = u.n, next_attempt_at = u.next,
+			lease_owner = NULL, lease_until = NULL, updated_at = now()
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[]) AS u(id, status, n, next)
+		WHERE d.id = u.id AND d.lease_owner = $5`, dID, dStatus, dN, dNext, d.id)
+	if len(recovered) > 0 {
+		b.Queue(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY ($1)`, recovered)
+	}
+	if len(goneEps) > 0 {
+		b.Queue(`UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = '410 Gone from the receiver', updated_at = now()
+			WHERE id = ANY ($1)`, goneEps)
+	}
+	if len(failedEps) > 0 {
+		// An endpoint failing every delivery for DisableAfter is disabled.
+		b.Queue(`UPDATE webhook_endpoints e SET failing_since = coalesce(e.failing_since, f.at),
+				status = CASE WHEN coalesce(e.failing_since, f.at) < f.at - $3::interval THEN 'disabled' ELSE e.status END,
+				disabled_reason = CASE WHEN coalesce(e.failing_since, f.at) < f.at - $3::interval
+					THEN 'every delivery failed for ' || $3::interval::text ELSE e.disabled_reason END,
+				updated_at = now()
+			FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) GROUP BY id) f
+			WHERE e.id = f.id`, failedEps, failedAt, d.cfg.DisableAfter)
 	}
 	tx, err := d.cfg.DB.Begin(ctx)
 	if err != nil {
@@ -418,9 +468,16 @@ func (d *Dispatcher) record(ctx context.Context, batch []*claimed, results []out
 // entry carries the original record, so `kbus dlq replay --group webhooks`
 // gives this endpoint a fresh delivery.
 func (d *Dispatcher) deadLetter(ctx context.Context, c *claimed, attempts int, o outcome) error {
+	rec := &kgo.Record{}
+	var rawHeaders []byte
+	if err := d.cfg.DB.QueryRow(ctx, `SELECT source_topic, source_partition, source_offset, source_key, source_value, source_headers
+		FROM webhook_delivery_bodies WHERE delivery_id = $1`, c.id).Scan(&rec.Topic, &rec.Partition, &rec.Offset, &rec.Key, &rec.Value, &rawHeaders); err != nil {
+		return fmt.Errorf("loading the source record: %w", err)
+	}
 	var hs []storedHeader
-	_ = json.Unmarshal(c.srcHeaders, &hs)
-	rec := &kgo.Record{Topic: c.srcTopic, Partition: c.srcPartition, Offset: c.srcOffset, Key: c.srcKey, Value: c.srcValue}
+	if err := json.Unmarshal(rawHeaders, &hs); err != nil {
+		return fmt.Errorf("source headers: %w", err)
+	}
 	for _, h := range hs {
 		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}

@@ -52,13 +52,15 @@ type storedHeader struct {
 	Value []byte `json:"value"`
 }
 
-const insertDeliveries = `INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, message_id, event_type, payload,
-	source_topic, source_partition, source_offset, source_key, source_headers, source_value, replay_key)
-SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.id, e.tenant_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
-FROM webhook_endpoints e
-WHERE e.tenant_id = $1 AND $4 = ANY (e.events) AND (
-	($2 = '' AND e.status = 'active') OR e.id = $2)
-ON CONFLICT (endpoint_id, message_id, replay_key) DO NOTHING`
+const insertDeliveries = `WITH ins AS (
+	INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, message_id, event_type, replay_key)
+	SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), e.id, e.tenant_id, $3, $4, $12
+	FROM webhook_endpoints e
+	WHERE e.tenant_id = $1 AND $4 = ANY (e.events) AND (($2 = '' AND e.status = 'active') OR e.id = $2)
+	ON CONFLICT (endpoint_id, message_id, replay_key) DO NOTHING
+	RETURNING id)
+INSERT INTO webhook_delivery_bodies (delivery_id, payload, source_topic, source_partition, source_offset, source_key, source_headers, source_value)
+SELECT id, $5, $6, $7, $8, $9, $10, $11 FROM ins`
 
 // Handle is the fan-out's consumer.TxHandlerFunc.
 func (f FanOut) Handle(ctx context.Context, tx pgx.Tx, e envelope.Envelope) error {

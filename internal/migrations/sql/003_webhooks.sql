@@ -27,13 +27,6 @@ CREATE TABLE webhook_deliveries (
     tenant_id       text        NOT NULL,
     message_id      text        NOT NULL,
     event_type      text        NOT NULL,
-    payload         bytea       NOT NULL,                             -- the exact body POSTed
-    source_topic    text        NOT NULL,                             -- the Kafka record the event came in,
-    source_partition integer    NOT NULL,                             -- kept so that a dead-lettered delivery
-    source_offset   bigint      NOT NULL,                             -- has a DLQ entry that replays exactly
-    source_key      bytea,
-    source_headers  jsonb       NOT NULL DEFAULT '[]',
-    source_value    bytea       NOT NULL,
     status          text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'succeeded', 'failed')),
     attempts        integer     NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
@@ -43,6 +36,19 @@ CREATE TABLE webhook_deliveries (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (endpoint_id, message_id, replay_key)
+) WITH (fillfactor = 70); -- room on each page, so that claiming (lease columns only) is a HOT update
+
+-- The immutable, large part of a delivery, apart so that the frequent
+-- updates of webhook_deliveries rewrite small rows.
+CREATE TABLE webhook_delivery_bodies (
+    delivery_id      text    PRIMARY KEY REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+    payload          bytea   NOT NULL,                                -- the exact body POSTed
+    source_topic     text    NOT NULL,                                -- the Kafka record the event came in,
+    source_partition integer NOT NULL,                                -- kept so that a dead-lettered delivery
+    source_offset    bigint  NOT NULL,                                -- has a DLQ entry that replays exactly
+    source_key       bytea,
+    source_headers   jsonb   NOT NULL DEFAULT '[]',
+    source_value     bytea   NOT NULL
 );
 
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
@@ -64,5 +70,6 @@ CREATE TABLE webhook_attempts (
 ---- create above / drop below ----
 
 DROP TABLE webhook_attempts;
+DROP TABLE webhook_delivery_bodies;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;
