@@ -7,7 +7,8 @@
 # read the ratios, not the absolute figures.
 #
 # Environment: BENCH_RECORDS (records per producer run, default 200000),
-# BENCH_EVENTS (events per consumer run, default 20000),
+# BENCH_EVENTS (events per consumer run, default 20000), BENCH_DELIVERIES
+# (webhook deliveries per run, default 10000),
 # BENCH_COUNT (repetitions, default 5; the median is reported), KAFKA_BROKERS,
 # BENCH_OUT (default BENCHMARKS.md).
 set -euo pipefail
@@ -136,6 +137,37 @@ $(grep -E '^Benchmark' "$WORK/consume.txt")
 MD
 }
 
+# --- webhooks: dispatcher vs plain signed POSTs --------------------------------
+bench_webhooks() {
+	local n="${BENCH_DELIVERIES:-10000}"
+	log "bench: webhooks (BenchmarkDispatch, ${n} deliveries x ${COUNT})"
+	KBUS_REQUIRE_SERVICES=1 go test ./webhook -run '^$' -bench '^BenchmarkDispatch$' -benchtime "${n}x" -count "$COUNT" \
+		| tee "$WORK/dispatch.txt" >&2
+	drate() { awk -v name="$1" '$1 ~ "^BenchmarkDispatch/" name "-[0-9]+$" { for (i=1;i<NF;i++) if ($(i+1)=="deliveries/s") print $i }' "$WORK/dispatch.txt" | median; }
+	local k h
+	k=$(drate kbus)
+	h=$(drate http-client)
+	cat >>"$WORK/report.md" <<MD
+## Webhooks: dispatch throughput
+
+\`BenchmarkDispatch\` (webhook/bench_test.go) delivers ${n} due deliveries to a local receiver that answers
+200 at once. kbus's \`Dispatcher\` claims them from PostgreSQL (\`FOR UPDATE SKIP LOCKED\`, leases), signs
+and POSTs them with 16 workers, and logs every attempt and outcome in the database. The baseline sends
+the same number of signed POSTs of the same body from one Go \`http.Client\` with the same 16 workers,
+and records nothing. Receiver, dispatcher and PostgreSQL share the machine. Median of ${COUNT} runs.
+
+| variant | deliveries/s | vs baseline |
+|---|---:|---:|
+| kbus \`Dispatcher\` (claim, sign, POST, attempt log) | ${k%.*} | $(ratio "$k" "$h")× |
+| plain signed POSTs, one \`http.Client\` (baseline) | ${h%.*} | 1.00× |
+
+\`\`\`
+$(grep -E '^Benchmark' "$WORK/dispatch.txt")
+\`\`\`
+
+MD
+}
+
 # --- envelope: encode and decode cost per event --------------------------------
 bench_envelope() {
 	log "bench: envelope"
@@ -169,6 +201,7 @@ MD
 : >"$WORK/report.md"
 bench_producer
 bench_consumer
+bench_webhooks
 bench_envelope
 
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)

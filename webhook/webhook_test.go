@@ -481,3 +481,25 @@ func TestAPIValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpointFailingTooLongIsDisabled(t *testing.T) {
+	w := newWorld(t)
+	rcv := newReceiver(t, 500)
+	ep := w.register(w.keyA, rcv.URL)
+	// It has been failing for six days already.
+	if _, err := w.db.Pool.Exec(context.Background(),
+		`UPDATE webhook_endpoints SET failing_since = now() - interval '6 days' WHERE id = $1`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.publish("merch_a", 1)
+	run(t, w.dispatcher(func(c *webhook.DispatcherConfig) { c.DisableAfter = 5 * 24 * time.Hour }).Run)
+	waitFor(t, "an attempt", func() bool { return rcv.count() >= 1 })
+	var e webhook.Endpoint
+	waitFor(t, "the endpoint to be disabled", func() bool {
+		w.call(w.keyA, "GET", "/webhooks/"+ep.ID, nil, &e)
+		return e.Status == webhook.StatusDisabled
+	})
+	if !strings.Contains(e.DisabledReason, "every delivery failed") {
+		t.Fatalf("disabled reason %q", e.DisabledReason)
+	}
+}

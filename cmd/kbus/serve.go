@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kbus-dev/kbus/apikey"
+	"github.com/kbus-dev/kbus/consumer"
+	"github.com/kbus-dev/kbus/internal/migrations"
+	"github.com/kbus-dev/kbus/webhook"
+)
+
+func newServeCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run kbus servers",
+	}
+	cmd.AddCommand(newServeWebhooksCmd(a))
+	return cmd
+}
+
+func newServeWebhooksCmd(a *app) *cobra.Command {
+	var (
+		addr, group, tenantField string
+		eventTypes, allowHTTP    []string
+		schedule                 []time.Duration
+		timeout                  time.Duration
+		allowLoopback            bool
+		workers                  int
+	)
+	cmd := &cobra.Command{
+		Use:   "webhooks --event-types T,...",
+		Short: "Serve the webhook registration API, fan events out to endpoints and deliver them",
+		Long: `Run the three parts of kbus's webhooks in one process until interrupted:
+
+  - the registration API (POST /webhooks, …) on --addr, authenticated with tenant API keys
+    (kbus keys create), with Prometheus metrics on /metrics;
+  - the fan-out: a consumer group (--group) over the event topics that turns each event into one
+    delivery per subscribed endpoint of its tenant, exactly once;
+  - a dispatcher that signs and POSTs due deliveries, retries them on the schedule and
+    dead-letters what fails for good to dlq.<group>.
+
+Several processes may run against one database and one Kafka cluster: the group shares the
+partitions and the dispatchers share the deliveries.`,
+		Example: `  kbus serve webhooks --event-types payment.completed,payment.failed,refund.created --addr :8080`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(eventTypes) == 0 {
+				return errors.New("--event-types is required: the topics whose events endpoints may subscribe to")
+			}
+			ctx := cmd.Context()
+			log := slog.New(slog.NewJSONHandler(a.errOut, nil))
+			pool, err := pgxpool.New(ctx, a.dbURL)
+			if err != nil {
+				return fmt.Errorf("--database-url: %w", err)
+			}
+			defer pool.Close()
+			cctx, cancel := context.WithTimeout(ctx, dbConnectTimeout)
+			conn, err := pool.Acquire(cctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("connect to PostgreSQL: %w", err)
+			}
+			err = migrations.Apply(ctx, conn.Conn(), "")
+			conn.Release()
+			if err != nil {
+				return err
+			}
+			cl, err := a.connect(ctx, kgo.RequiredAcks(kgo.AllISRAcks()))
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+
+			reg := prometheus.NewRegistry()
+			keys := apikey.NewStore(pool, apikey.Logger(log))
+			api, err := webhook.NewAPI(webhook.APIConfig{DB: pool, Keys: keys, EventTypes: eventTypes, AllowHTTPHosts: allowHTTP, Logger: log})
+			if err != nil {
+				return err
+			}
+			fan, err := consumer.New(consumer.Config{Brokers: strings.Split(a.brokers, ","), Group: group, Topics: eventTypes,
+				DB: pool, SkipMigrations: true, Logger: log, Registerer: reg})
+			if err != nil {
+				return err
+			}
+			webhook.FanOut{TenantField: tenantField}.Register(fan, eventTypes...)
+			var allow []netip.Prefix
+			if allowLoopback {
+				allow = webhook.AllowLoopback()
+			}
+			d, err := webhook.NewDispatcher(webhook.DispatcherConfig{DB: pool, Kafka: cl, Group: group, Schedule: schedule,
+				Timeout: timeout, Workers: workers, AllowNetworks: allow, Logger: log})
+			if err != nil {
+				return err
+			}
+
+			mux := http.NewServeMux()
+			mux.Handle("/webhooks", api)
+			mux.Handle("/webhooks/", api)
+			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			fmt.Fprintf(a.out, "serving the webhook API on http://%s (group %s, topics %s)\n", ln.Addr(), group, strings.Join(eventTypes, ","))
+
+			g, gctx := errgroup.WithContext(ctx)
+			g.Go(func() error { return fan.Run(gctx) })
+			g.Go(func() error { return d.Run(gctx) })
+			g.Go(func() error {
+				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			})
+			g.Go(func() error {
+				<-gctx.Done()
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 30*time.Second)
+				defer cancel()
+				return srv.Shutdown(sctx)
+			})
+			return g.Wait()
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the API")
+	fs.StringSliceVar(&eventTypes, "event-types", nil, "event types (topics) endpoints may subscribe to (required)")
+	fs.StringVar(&group, "group", webhook.DefaultGroup, "the fan-out's consumer group; its dead letters go to dlq.<group>")
+	fs.StringVar(&tenantField, "tenant-field", webhook.DefaultTenantField, "the event data field naming the tenant")
+	fs.StringSliceVar(&allowHTTP, "allow-http-hosts", nil, "hosts whose endpoint URLs may use plain http (local receivers)")
+	fs.BoolVar(&allowLoopback, "allow-loopback", false, "let deliveries reach loopback addresses (tests and local demos only)")
+	fs.DurationSliceVar(&schedule, "schedule", webhook.DefaultSchedule, "waits before each retry")
+	fs.DurationVar(&timeout, "timeout", 10*time.Second, "timeout of each delivery POST (1s to 30s)")
+	fs.IntVar(&workers, "workers", 16, "deliveries POSTed at once")
+	return cmd
+}
