@@ -29,7 +29,7 @@ func newServeCmd(a *app) *cobra.Command {
 		Use:   "serve",
 		Short: "Run kbus servers",
 	}
-	cmd.AddCommand(newServeWebhooksCmd(a))
+	cmd.AddCommand(newServeWebhooksCmd(a), newServeSSECmd(a))
 	return cmd
 }
 

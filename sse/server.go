@@ -1,0 +1,427 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbus-dev/kbus/apikey"
+	"github.com/kbus-dev/kbus/envelope"
+)
+
+// Config configures a [Server]. Zero values mean the defaults.
+type Config struct {
+	// Brokers are the Kafka seed brokers; default 127.0.0.1:9092.
+	Brokers []string
+	// Topics are the event types clients may subscribe to. Required.
+	Topics []string
+	// Keys authenticates clients (tenant API keys). Required.
+	Keys *apikey.Store
+	// TenantField is the field of the event data naming its tenant; default
+	// "merchant_id". A tenant's key receives only its tenant's events; an
+	// admin key receives all.
+	TenantField string
+	// RingSize is how many recent events the in-process hub keeps; a client
+	// further behind than this is disconnected as too slow (it resumes with
+	// Last-Event-ID, losing nothing). Default 65536.
+	RingSize int
+	// Heartbeat is the interval of comment lines that keep proxies from
+	// closing idle streams; default 15s.
+	Heartbeat time.Duration
+	// Retry is the reconnection delay suggested to clients; default 3s.
+	Retry time.Duration
+	// ResumeMargin is subtracted from the time in a Last-Event-ID before
+	// seeking Kafka by timestamp, to absorb producers' clock skew; default 5s.
+	ResumeMargin time.Duration
+	// MaxConns bounds the streams of this server, MaxConnsPerKey those of
+	// one API key; beyond them a request gets 429. Defaults 10000 and 100.
+	MaxConns, MaxConnsPerKey int
+	// WriteTimeout bounds one write to a client; a client that does not read
+	// is disconnected after it. Default 10s.
+	WriteTimeout time.Duration
+	// Logger receives the server's logs; the default discards them.
+	Logger *slog.Logger
+	// Registerer, if not nil, gets the server's Prometheus metrics.
+	Registerer prometheus.Registerer
+	// ClientOptions are extra franz-go options (TLS, SASL).
+	ClientOptions []kgo.Opt
+}
+
+// Server streams kbus events to HTTP clients as Server-Sent Events:
+//
+//	GET /events/stream?types=payment.completed,payment.failed
+//	Authorization: Bearer <key>          (or ?access_token=<key>, for EventSource)
+//	Last-Event-ID: <message id>          (or ?last_event_id=, to resume)
+//
+// Each server reads the topics itself from the end of the log (no consumer
+// group: every instance sees every event) into an in-process hub; every
+// event is encoded once and every client reads the hub at its own cursor,
+// so a slow client never delays the others. A client that reconnects with
+// Last-Event-ID is replayed what it missed from Kafka itself, by timestamp,
+// so resuming works across restarts and instances for as long as the topics
+// retain the events.
+//
+// A Server is an http.Handler, safe for concurrent use. Call Run to start
+// reading Kafka, and Shutdown to end the streams.
+type Server struct {
+	cfg   Config
+	admin *kgo.Client
+	hub   *hub
+	m     *metrics
+	ready chan struct{} // closed once Run has started the source
+
+	mu      sync.Mutex
+	conns   int
+	perKey  map[string]int
+	closing chan struct{}
+	wg      sync.WaitGroup
+	closeMu sync.Once
+}
+
+// NewServer returns a server for cfg. It does not connect: Run does.
+func NewServer(cfg Config) (*Server, error) {
+	if len(cfg.Topics) == 0 || cfg.Keys == nil {
+		return nil, errors.New("sse: Config needs Topics and Keys")
+	}
+	if len(cfg.Brokers) == 0 {
+		cfg.Brokers = []string{"127.0.0.1:9092"}
+	}
+	if cfg.TenantField == "" {
+		cfg.TenantField = "merchant_id"
+	}
+	if cfg.RingSize <= 0 {
+		cfg.RingSize = 1 << 16
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = 3 * time.Second
+	}
+	if cfg.ResumeMargin <= 0 {
+		cfg.ResumeMargin = 5 * time.Second
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 10000
+	}
+	if cfg.MaxConnsPerKey <= 0 {
+		cfg.MaxConnsPerKey = 100
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, m: m, perKey: map[string]int{}, closing: make(chan struct{}), ready: make(chan struct{})}
+	if s.admin, err = kgo.NewClient(s.clientOpts()...); err != nil {
+		return nil, fmt.Errorf("sse: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Server) clientOpts() []kgo.Opt {
+	return append([]kgo.Opt{kgo.SeedBrokers(s.cfg.Brokers...), kgo.FetchMaxWait(100 * time.Millisecond)}, s.cfg.ClientOptions...)
+}
+
+// Run reads the topics into the hub until ctx ends. Streams are served once
+// Run has started (requests before get 503).
+func (s *Server) Run(ctx context.Context) error {
+	cl, err := s.startSource(ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	close(s.ready)
+	s.cfg.Logger.Info("kbus: sse server reading", "topics", s.cfg.Topics)
+	s.runSource(ctx, cl)
+	return nil
+}
+
+// Shutdown ends every stream cleanly (a final comment, then the end of the
+// response, so that clients reconnect, to another instance if there is one)
+// and waits for the handlers, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeMu.Do(func() { close(s.closing) })
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	defer s.admin.Close()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Handler returns the handler of GET /events/stream, authenticated.
+func (s *Server) Handler() http.Handler {
+	inner := s.cfg.Keys.Middleware(http.HandlerFunc(s.stream))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-s.ready:
+		default:
+			httpError(w, http.StatusServiceUnavailable, "starting", "the stream is not ready yet; retry shortly")
+			return
+		}
+		// EventSource cannot send headers: accept the key as a parameter.
+		if tok := r.URL.Query().Get("access_token"); tok != "" && r.Header.Get("Authorization") == "" {
+			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+		inner.ServeHTTP(w, r)
+	})
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, msg)
+}
+
+func (s *Server) acquire(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns >= s.cfg.MaxConns || s.perKey[key] >= s.cfg.MaxConnsPerKey {
+		return false
+	}
+	s.conns++
+	s.perKey[key]++
+	s.m.clients.Inc()
+	return true
+}
+
+func (s *Server) release(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns--
+	if s.perKey[key]--; s.perKey[key] == 0 {
+		delete(s.perKey, key)
+	}
+	s.m.clients.Dec()
+}
+
+// client is one connected stream.
+type client struct {
+	p     apikey.Principal
+	types []string
+}
+
+func (c client) wants(typ, tenant string) bool {
+	return slices.Contains(c.types, typ) && (c.p.Admin || (tenant != "" && tenant == c.p.TenantID))
+}
+
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	p, _ := apikey.PrincipalFrom(r.Context())
+	q := r.URL.Query()
+	c := client{p: p}
+	for _, t := range strings.Split(q.Get("types"), ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		if !slices.Contains(s.cfg.Topics, t) {
+			httpError(w, http.StatusBadRequest, "unknown_type", fmt.Sprintf("unknown event type %q (known: %s)", t, strings.Join(s.cfg.Topics, ", ")))
+			return
+		}
+		c.types = append(c.types, t)
+	}
+	if len(c.types) == 0 {
+		httpError(w, http.StatusBadRequest, "no_types", "types is required: a comma-separated list of event types")
+		return
+	}
+	lastID := r.Header.Get("Last-Event-ID")
+	if lastID == "" {
+		lastID = q.Get("last_event_id")
+	}
+	var resumeAt time.Time
+	if lastID != "" {
+		t, err := envelope.MessageIDTime(lastID)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, "invalid_last_event_id", fmt.Sprintf("Last-Event-ID %q is not a kbus message id", lastID))
+			return
+		}
+		resumeAt = t
+	}
+	if !s.acquire(p.KeyID) {
+		httpError(w, http.StatusTooManyRequests, "too_many_streams", "too many open streams for this key or server")
+		return
+	}
+	defer s.release(p.KeyID)
+	s.wg.Add(1)
+	defer s.wg.Done()
+
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(b []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	// Register with the hub before replaying: what arrives meanwhile waits
+	// in the ring, and the replay stops exactly where the ring begins.
+	cursor, upto := s.hub.snapshot()
+	if err := write(AppendRetry(nil, s.cfg.Retry)); err != nil {
+		return
+	}
+	if lastID != "" {
+		s.m.resumes.Inc()
+		if err := s.replay(r.Context(), c, lastID, resumeAt, upto, write); err != nil {
+			s.cfg.Logger.Warn("kbus: sse resume failed", "key", p.KeyID, "last_event_id", lastID, "error", err)
+			_ = write(AppendComment(nil, "resume failed: "+err.Error()))
+			return
+		}
+	}
+
+	heartbeat := time.NewTicker(s.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	var (
+		evs    []hubEvent
+		buf    []byte
+		lost   bool
+		notify <-chan struct{}
+	)
+	for {
+		evs, cursor, notify, lost = s.hub.since(cursor, evs[:0])
+		if lost {
+			s.m.slow.Inc()
+			_ = write(AppendComment(nil, "too slow: events were dropped for this stream; reconnect with Last-Event-ID"))
+			return
+		}
+		buf = buf[:0]
+		n := 0
+		for _, e := range evs {
+			if c.wants(e.typ, e.tenant) {
+				buf = append(buf, e.frame...)
+				n++
+			}
+		}
+		if n > 0 {
+			if err := write(buf); err != nil {
+				return
+			}
+			s.m.sent.Add(float64(n))
+		}
+		select {
+		case <-notify:
+		case <-heartbeat.C:
+			if err := write(AppendComment(nil, "heartbeat")); err != nil {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			_ = write(AppendComment(nil, "server shutting down; reconnect"))
+			return
+		}
+	}
+}
+
+// replay writes the client's events after lastID from Kafka, from the time
+// in lastID minus ResumeMargin up to the offsets the hub had reached when the
+// client registered.
+func (s *Server) replay(ctx context.Context, c client, lastID string, at time.Time, upto map[tp]int64, write func([]byte) error) error {
+	adm := kadm.NewClient(s.admin)
+	from, err := adm.ListOffsetsAfterMilli(ctx, at.Add(-s.cfg.ResumeMargin).UnixMilli(), c.types...)
+	if err == nil {
+		err = from.Error()
+	}
+	if err != nil {
+		return err
+	}
+	starts, err := adm.ListStartOffsets(ctx, c.types...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return err
+	}
+	parts := map[string]map[int32]kgo.Offset{}
+	pending := map[tp]int64{}
+	missed := false
+	from.Each(func(o kadm.ListedOffset) {
+		key := tp{o.Topic, o.Partition}
+		end, ok := upto[key]
+		off := o.Offset
+		if st, ok := starts.Lookup(o.Topic, o.Partition); ok && off <= st.Offset && st.Offset > 0 {
+			missed = true // the time asked for is older than what the topic retains
+		}
+		if !ok || off < 0 || off >= end {
+			return
+		}
+		if parts[o.Topic] == nil {
+			parts[o.Topic] = map[int32]kgo.Offset{}
+		}
+		parts[o.Topic][o.Partition] = kgo.NewOffset().At(off)
+		pending[key] = end
+	})
+	if missed {
+		if err := write(AppendComment(nil, "resuming from the oldest retained event: events before it may have been missed")); err != nil {
+			return err
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(append(s.clientOpts(), kgo.ConsumePartitions(parts))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var buf []byte
+	for len(pending) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fetches.Err0(); err != nil {
+			return err
+		}
+		buf = buf[:0]
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			key := tp{p.Topic, p.Partition}
+			end, ok := pending[key]
+			if !ok {
+				return
+			}
+			for _, r := range p.Records {
+				if r.Offset >= end {
+					break
+				}
+				if e, ok := s.toEvent(r); ok && e.id > lastID && c.wants(e.typ, e.tenant) {
+					buf = append(buf, e.frame...)
+					s.m.sent.Inc()
+				}
+				if r.Offset+1 >= end {
+					delete(pending, key)
+					cl.RemoveConsumePartitions(map[string][]int32{p.Topic: {p.Partition}})
+				}
+			}
+		})
+		if len(buf) > 0 {
+			if err := write(buf); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,311 @@
+package sse_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kbus-dev/kbus/apikey"
+	"github.com/kbus-dev/kbus/kbustest"
+	"github.com/kbus-dev/kbus/producer"
+	"github.com/kbus-dev/kbus/sse"
+)
+
+type world struct {
+	t                  *testing.T
+	t1, t2             string
+	keys               *apikey.Store
+	keyA, keyB, keyAdm string
+	p                  *producer.Producer
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t, t1: kbustest.Topic(t, 2), t2: kbustest.Topic(t, 1)}
+	db := kbustest.DB(t)
+	w.keys = apikey.NewStore(db.Pool)
+	ctx := context.Background()
+	var err error
+	if _, w.keyA, err = w.keys.Create(ctx, "merch_a", "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, w.keyB, err = w.keys.Create(ctx, "merch_b", "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, w.keyAdm, err = w.keys.Create(ctx, "", "", true); err != nil {
+		t.Fatal(err)
+	}
+	if w.p, err = producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.p.Close)
+	return w
+}
+
+// server starts an SSE server instance and returns its URL and a stop func
+// (which also ends Run: a restart is stop + server again).
+func (w *world) server(mod ...func(*sse.Config)) (url string, srv *sse.Server, stop func()) {
+	w.t.Helper()
+	cfg := sse.Config{Brokers: kbustest.Brokers(w.t), Topics: []string{w.t1, w.t2}, Keys: w.keys, Heartbeat: time.Second}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	srv, err := sse.NewServer(cfg)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Run(ctx) }()
+	hs := httptest.NewServer(srv.Handler())
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+			hs.Close()
+			cancel()
+			<-done
+		})
+	}
+	w.t.Cleanup(stop)
+	// Wait until it serves (503 until Run has started).
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := http.Get(hs.URL + "/events/stream")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatal("the SSE server did not become ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return hs.URL, srv, stop
+}
+
+func (w *world) publish(topic, merchant string, n int) []string {
+	w.t.Helper()
+	var ids []string
+	for i := range n {
+		r, err := w.p.Publish(context.Background(), topic, fmt.Sprint("pay_", i%3),
+			fmt.Appendf(nil, `{"payment_id":"pay_%d","merchant_id":%q,"n":%d}`, i, merchant, i))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		ids = append(ids, r.MessageID)
+	}
+	return ids
+}
+
+// stream is an open SSE connection read in the background.
+type stream struct {
+	resp   *http.Response
+	events chan sse.Event
+	done   chan error
+}
+
+func open(t *testing.T, url, key, types, lastID string) (*stream, int) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+"/events/stream?types="+types, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Logf("GET stream types=%q: %d %s", types, resp.StatusCode, b)
+		return nil, resp.StatusCode
+	}
+	for k, v := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"} {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	s := &stream{resp: resp, events: make(chan sse.Event, 1000), done: make(chan error, 1)}
+	go func() {
+		r := sse.NewReader(resp.Body)
+		for {
+			e, err := r.Next()
+			if err != nil {
+				s.done <- err
+				close(s.events)
+				return
+			}
+			s.events <- e
+		}
+	}()
+	t.Cleanup(func() { resp.Body.Close() })
+	return s, resp.StatusCode
+}
+
+// take reads n events or fails after 30 s.
+func (s *stream) take(t *testing.T, n int) []sse.Event {
+	t.Helper()
+	var out []sse.Event
+	timeout := time.After(30 * time.Second)
+	for len(out) < n {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				t.Fatalf("stream ended after %d of %d events", len(out), n)
+			}
+			out = append(out, e)
+		case <-timeout:
+			t.Fatalf("got %d of %d events in 30 s", len(out), n)
+		}
+	}
+	return out
+}
+
+// none checks that no event arrives within d.
+func (s *stream) none(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case e, ok := <-s.events:
+		if ok {
+			t.Fatalf("unexpected event %+v", e)
+		}
+	case <-time.After(d):
+	}
+}
+
+func ids(evs []sse.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func TestTenantIsolationAndTypeFilter(t *testing.T) {
+	w := newWorld(t)
+	url, _, _ := w.server()
+	a, code := open(t, url, w.keyA, w.t1, "")
+	adm, code2 := open(t, url, w.keyAdm, w.t1+","+w.t2, "")
+	if code != 200 || code2 != 200 {
+		t.Fatalf("open: %d, %d", code, code2)
+	}
+	var wantA []string
+	for i := range 10 { // interleaved tenants and types
+		if i%2 == 0 {
+			wantA = append(wantA, w.publish(w.t1, "merch_a", 1)...)
+		} else {
+			w.publish(w.t1, "merch_b", 1)
+		}
+		w.publish(w.t2, "merch_a", 1)
+	}
+	got := a.take(t, len(wantA))
+	a.none(t, 500*time.Millisecond)
+	if strings.Join(ids(got), ",") != strings.Join(wantA, ",") {
+		t.Fatalf("tenant A got %v, want %v", ids(got), wantA)
+	}
+	for _, e := range got {
+		if e.Type != w.t1 || !strings.Contains(e.Data, `"merchant_id":"merch_a"`) {
+			t.Fatalf("tenant A got %+v", e)
+		}
+	}
+	adm.take(t, 20)
+}
+
+func TestBadRequests(t *testing.T) {
+	w := newWorld(t)
+	url, _, _ := w.server()
+	for _, tc := range []struct {
+		key, types, last string
+		want             int
+	}{
+		{"", w.t1, "", 401},
+		{"kbus_bad", w.t1, "", 401},
+		{w.keyA, "nope.created", "", 400},
+		{w.keyA, "", "", 400},
+		{w.keyA, w.t1, "not-an-id", 400},
+	} {
+		if _, code := open(t, url, tc.key, tc.types, tc.last); code != tc.want {
+			t.Errorf("key %q types %q last %q: %d, want %d", tc.key, tc.types, tc.last, code, tc.want)
+		}
+	}
+}
+
+func TestResumeAfterServerRestart(t *testing.T) {
+	w := newWorld(t)
+	url, _, stop := w.server()
+	s1, _ := open(t, url, w.keyA, w.t1, "")
+	first := w.publish(w.t1, "merch_a", 5)
+	got := s1.take(t, 5)
+	if strings.Join(ids(got), ",") != strings.Join(first, ",") {
+		t.Fatalf("first stream got %v", ids(got))
+	}
+	s1.resp.Body.Close()
+	stop() // the server restarts; events go on meanwhile
+	missed := w.publish(w.t1, "merch_a", 5)
+	w.publish(w.t1, "merch_b", 3)
+
+	url2, _, _ := w.server()
+	s2, _ := open(t, url2, w.keyA, w.t1, first[len(first)-1])
+	resumed := s2.take(t, 5)
+	if strings.Join(ids(resumed), ",") != strings.Join(missed, ",") {
+		t.Fatalf("after the restart the client got %v, want exactly the missed %v", ids(resumed), missed)
+	}
+	live := w.publish(w.t1, "merch_a", 2)
+	if got := s2.take(t, 2); strings.Join(ids(got), ",") != strings.Join(live, ",") {
+		t.Fatalf("live after resume: %v, want %v", ids(got), live)
+	}
+	s2.none(t, 500*time.Millisecond)
+}
+
+func TestSlowClientDoesNotDelayFastOne(t *testing.T) {
+	w := newWorld(t)
+	url, _, _ := w.server(func(c *sse.Config) { c.RingSize = 16; c.WriteTimeout = 2 * time.Second })
+	// The slow client opens a stream and never reads it.
+	req, _ := http.NewRequest("GET", url+"/events/stream?types="+w.t1, nil)
+	req.Header.Set("Authorization", "Bearer "+w.keyA)
+	slowResp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slowResp.Body.Close()
+	fast, _ := open(t, url, w.keyA, w.t1, "")
+
+	big := strings.Repeat("x", 200<<10) // 200 KiB events fill socket buffers fast
+	var want []string
+	for i := range 40 {
+		r, err := w.p.Publish(context.Background(), w.t1, "k", fmt.Appendf(nil, `{"merchant_id":"merch_a","i":%d,"pad":%q}`, i, big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r.MessageID)
+	}
+	if got := fast.take(t, len(want)); strings.Join(ids(got), ",") != strings.Join(want, ",") {
+		t.Fatal("the fast client missed events")
+	}
+	// The slow one is cut off with a comment saying why, eventually.
+	body := bufio.NewReader(slowResp.Body)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		line, err := body.ReadString('\n')
+		if strings.Contains(line, "too slow") {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("the slow client was not disconnected as too slow (last line %.60q, err %v)", line, err)
+		}
+	}
+}
