@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/kbus-dev/kbus/apikey"
 	"github.com/kbus-dev/kbus/kbustest"
 	"github.com/kbus-dev/kbus/producer"
@@ -110,9 +112,22 @@ func (w *world) publish(topic, merchant string, n int) []string {
 
 // stream is an open SSE connection read in the background.
 type stream struct {
-	resp   *http.Response
-	events chan sse.Event
-	done   chan error
+	resp     *http.Response
+	events   chan sse.Event
+	done     chan error
+	mu       sync.Mutex
+	comments []string
+}
+
+func (s *stream) sawComment(sub string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.comments {
+		if strings.Contains(c, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func open(t *testing.T, url, key, types, lastID string) (*stream, int) {
@@ -142,6 +157,7 @@ func open(t *testing.T, url, key, types, lastID string) (*stream, int) {
 	s := &stream{resp: resp, events: make(chan sse.Event, 1000), done: make(chan error, 1)}
 	go func() {
 		r := sse.NewReader(resp.Body)
+		r.OnComment = func(c string) { s.mu.Lock(); s.comments = append(s.comments, c); s.mu.Unlock() }
 		for {
 			e, err := r.Next()
 			if err != nil {
@@ -307,5 +323,41 @@ func TestSlowClientDoesNotDelayFastOne(t *testing.T) {
 		if err != nil || time.Now().After(deadline) {
 			t.Fatalf("the slow client was not disconnected as too slow (last line %.60q, err %v)", line, err)
 		}
+	}
+}
+
+func TestStreamLimits(t *testing.T) {
+	w := newWorld(t)
+	url, _, _ := w.server(func(c *sse.Config) { c.MaxConnsPerKey = 1 })
+	if _, code := open(t, url, w.keyA, w.t1, ""); code != 200 {
+		t.Fatalf("first stream: %d", code)
+	}
+	if _, code := open(t, url, w.keyA, w.t1, ""); code != http.StatusTooManyRequests {
+		t.Fatalf("second stream of one key: %d, want 429", code)
+	}
+	if _, code := open(t, url, w.keyB, w.t1, ""); code != 200 {
+		t.Fatalf("another key: %d", code)
+	}
+}
+
+func TestResumeOlderThanRetentionSaysSo(t *testing.T) {
+	w := newWorld(t)
+	old := w.publish(w.t2, "merch_a", 3)
+	kept := w.publish(w.t2, "merch_a", 2)
+	// Retention removes the three oldest records.
+	adm := kbustest.Admin(t)
+	var del kadm.Offsets
+	del.AddOffset(w.t2, 0, 3, -1)
+	if _, err := adm.DeleteRecords(context.Background(), del); err != nil {
+		t.Fatal(err)
+	}
+	url, _, _ := w.server(func(c *sse.Config) { c.ResumeMargin = time.Millisecond })
+	s, _ := open(t, url, w.keyA, w.t2, old[0])
+	got := s.take(t, 2)
+	if strings.Join(ids(got), ",") != strings.Join(kept, ",") {
+		t.Fatalf("got %v, want the retained %v", ids(got), kept)
+	}
+	if !s.sawComment("may have been missed") {
+		t.Fatalf("no comment about missed events; comments: %v", s.comments)
 	}
 }
