@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/kbus-dev/kbus/apikey"
-	"github.com/kbus-dev/kbus/internal/migrations"
 )
 
 // keysTimeout bounds one `kbus keys` operation once connected.
@@ -151,33 +149,12 @@ func tenantCell(k apikey.Key) string {
 // withKeys connects to --database-url, applies kbus's migrations and calls
 // fn with a Store and a context bounded by keysTimeout.
 func (a *app) withKeys(ctx context.Context, fn func(context.Context, *apikey.Store) error) error {
-	cfg, err := pgxpool.ParseConfig(a.dbURL)
+	pool, err := a.openDB(ctx, 2)
 	if err != nil {
-		return fmt.Errorf("--database-url: %w", err)
-	}
-	cfg.MaxConns = 2
-	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
+		return err
 	}
 	defer pool.Close()
-
-	cctx, cancel := context.WithTimeout(ctx, dbConnectTimeout)
-	defer cancel()
-	conn, err := pool.Acquire(cctx)
-	if err != nil {
-		return fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
-	}
-	mctx, cancel := context.WithTimeout(ctx, migrateTimeout)
-	defer cancel()
-	err = migrations.Apply(mctx, conn.Conn(), "")
-	conn.Release()
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
-	}
-
-	ctx, cancel = context.WithTimeout(ctx, keysTimeout)
+	ctx, cancel := context.WithTimeout(ctx, keysTimeout)
 	defer cancel()
 	return fn(ctx, apikey.NewStore(pool))
 }

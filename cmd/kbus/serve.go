@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/kbus-dev/kbus/apikey"
 	"github.com/kbus-dev/kbus/consumer"
-	"github.com/kbus-dev/kbus/internal/migrations"
 	"github.com/kbus-dev/kbus/webhook"
 )
 
@@ -64,22 +61,11 @@ partitions and the dispatchers share the deliveries.`,
 			}
 			ctx := cmd.Context()
 			log := slog.New(slog.NewJSONHandler(a.errOut, nil))
-			pool, err := pgxpool.New(ctx, a.dbURL)
-			if err != nil {
-				return fmt.Errorf("--database-url: %w", err)
-			}
-			defer pool.Close()
-			cctx, cancel := context.WithTimeout(ctx, dbConnectTimeout)
-			conn, err := pool.Acquire(cctx)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("connect to PostgreSQL: %w", err)
-			}
-			err = migrations.Apply(ctx, conn.Conn(), "")
-			conn.Release()
+			pool, err := a.openDB(ctx, 0)
 			if err != nil {
 				return err
 			}
+			defer pool.Close()
 			cl, err := a.connect(ctx, kgo.RequiredAcks(kgo.AllISRAcks()))
 			if err != nil {
 				return err
@@ -117,24 +103,11 @@ partitions and the dispatchers share the deliveries.`,
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(a.out, "serving the webhook API on http://%s (group %s, topics %s)\n", ln.Addr(), group, strings.Join(eventTypes, ","))
-
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return fan.Run(gctx) })
 			g.Go(func() error { return d.Run(gctx) })
-			g.Go(func() error {
-				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-					return err
-				}
-				return nil
-			})
-			g.Go(func() error {
-				<-gctx.Done()
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 30*time.Second)
-				defer cancel()
-				return srv.Shutdown(sctx)
-			})
+			g.Go(func() error { return serve(gctx, ln, mux, nil) })
 			return g.Wait()
 		},
 	}

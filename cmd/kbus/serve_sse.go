@@ -8,16 +8,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kbus-dev/kbus/apikey"
-	"github.com/kbus-dev/kbus/internal/migrations"
 	"github.com/kbus-dev/kbus/sse"
 )
 
@@ -43,22 +40,11 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 			}
 			ctx := cmd.Context()
 			log := slog.New(slog.NewJSONHandler(a.errOut, nil))
-			pool, err := pgxpool.New(ctx, a.dbURL)
-			if err != nil {
-				return fmt.Errorf("--database-url: %w", err)
-			}
-			defer pool.Close()
-			cctx, cancel := context.WithTimeout(ctx, dbConnectTimeout)
-			conn, err := pool.Acquire(cctx)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("connect to PostgreSQL: %w", err)
-			}
-			err = migrations.Apply(ctx, conn.Conn(), "")
-			conn.Release()
+			pool, err := a.openDB(ctx, 0)
 			if err != nil {
 				return err
 			}
+			defer pool.Close()
 			reg := prometheus.NewRegistry()
 			srv, err := sse.NewServer(sse.Config{Brokers: strings.Split(a.brokers, ","), Topics: eventTypes,
 				Keys: apikey.NewStore(pool, apikey.Logger(log)), TenantField: tenantField, MaxConns: maxConns,
@@ -77,23 +63,11 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 			if err != nil {
 				return err
 			}
-			hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(a.out, "serving events on http://%s/events/stream (topics %s)\n", ln.Addr(), strings.Join(eventTypes, ","))
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return srv.Run(gctx) })
-			g.Go(func() error {
-				if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-					return err
-				}
-				return nil
-			})
-			g.Go(func() error {
-				<-gctx.Done()
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 15*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(sctx) // end the streams first, so that Shutdown below does not wait for them
-				return hs.Shutdown(sctx)
-			})
+			// End the streams first, so that the HTTP shutdown does not wait for them.
+			g.Go(func() error { return serve(gctx, ln, mux, func(ctx context.Context) { _ = srv.Shutdown(ctx) }) })
 			return g.Wait()
 		},
 	}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/kbus-dev/kbus/internal/migrations"
+)
+
+// openDB connects a pool to --database-url (at most maxConns connections; 0
+// means pgx's default) and applies kbus's migrations. Errors name the
+// database as host:port/name, never with its password. The caller closes
+// the pool.
+func (a *app) openDB(ctx context.Context, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(a.dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("--database-url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, dbConnectTimeout)
+	defer cancel()
+	conn, err := pool.Acquire(cctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
+	}
+	mctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
+	err = migrations.Apply(mctx, conn.Conn(), "")
+	conn.Release()
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return pool, nil
+}
+
+// serve serves h on ln until ctx ends, then runs beforeShutdown (to end
+// long-lived responses such as event streams) and shuts the server down
+// gracefully within 30 s.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, beforeShutdown func(context.Context)) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if beforeShutdown != nil {
+		beforeShutdown(sctx)
+	}
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
