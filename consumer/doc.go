@@ -140,6 +140,14 @@
 // written, and when the DLQ cannot be written the partition waits and
 // retries the write (logging each failure) rather than move past the event.
 //
+// A replayed event keeps its message id, so its dedup row decides: a
+// replay of an event whose transaction failed (no row) is processed once,
+// and replaying it again is a duplicate. A replay scoped to one webhook
+// endpoint carries a replay key (dlq.HeaderReplayKey); it is deduplicated on
+// the message id and that key, so it is processed once even though the
+// event itself was processed before. A handler that needs the Kafka record
+// (headers, key, partition, offset) gets it with [Record].
+//
 // # Ordering and concurrency
 //
 // Events of one partition are handled one at a time, in offset order, so
