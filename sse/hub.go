@@ -32,14 +32,17 @@ func newHub(size int, next map[tp]int64) *hub {
 	return &hub{ring: make([]hubEvent, size), next: next, notify: make(chan struct{})}
 }
 
-// publish appends events read from one partition up to offset next-1.
-func (h *hub) publish(evs []hubEvent, part tp, next int64) {
+// publish appends the events of one fetch and records, per partition, the
+// offset after the last record read. Clients are woken once per fetch.
+func (h *hub) publish(evs []hubEvent, next map[tp]int64) {
 	h.mu.Lock()
 	for _, e := range evs {
 		h.ring[h.head%uint64(len(h.ring))] = e
 		h.head++
 	}
-	h.next[part] = next
+	for k, v := range next {
+		h.next[k] = v
+	}
 	ch := h.notify
 	h.notify = make(chan struct{})
 	h.mu.Unlock()

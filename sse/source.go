@@ -76,17 +76,21 @@ func (s *Server) runSource(ctx context.Context, cl *kgo.Client) {
 		fetches.EachError(func(t string, p int32, err error) {
 			s.cfg.Logger.Warn("kbus: sse fetch error", "topic", t, "partition", p, "error", err)
 		})
+		var evs []hubEvent
+		next := map[tp]int64{}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) == 0 {
 				return
 			}
-			evs := make([]hubEvent, 0, len(p.Records))
 			for _, r := range p.Records {
 				if e, ok := s.toEvent(r); ok {
 					evs = append(evs, e)
 				}
 			}
-			s.hub.publish(evs, tp{p.Topic, p.Partition}, p.Records[len(p.Records)-1].Offset+1)
+			next[tp{p.Topic, p.Partition}] = p.Records[len(p.Records)-1].Offset + 1
 		})
+		if len(next) > 0 {
+			s.hub.publish(evs, next)
+		}
 	}
 }
