@@ -198,11 +198,18 @@ $(grep -E '^Benchmark' "$WORK/envelope.txt")
 MD
 }
 
+# --- SSE: fan-out latency of `kbus serve sse` (scripts/bench-sse.sh) ----------
+bench_sse() {
+	log "bench: sse fan-out (scripts/bench-sse.sh)"
+	bash scripts/bench-sse.sh >>"$WORK/report.md"
+}
+
 : >"$WORK/report.md"
 bench_producer
 bench_consumer
 bench_webhooks
 bench_envelope
+bench_sse
 
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 {
