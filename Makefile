@@ -8,9 +8,12 @@ export DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable
 
 .PHONY: test demo bench services services-down lint vet fmt-check
 
-## test: start Kafka and PostgreSQL if needed, then vet, staticcheck and the race-enabled tests
+## test: start Kafka and PostgreSQL if needed, then vet, staticcheck and the race-enabled tests,
+## then the browser tests of the integration/ module (Debian's chromium is installed if missing)
 test: services fmt-check vet lint
 	KBUS_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 20m ./...
+	bash scripts/chromium.sh
+	cd integration && $(GO) vet ./... && KBUS_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 10m ./...
 
 ## demo: start Kafka and PostgreSQL if needed and run the end-to-end demo
 demo: services

@@ -34,6 +34,13 @@
 // slowing the others, and resumes with Last-Event-ID. Pending events are
 // written to a stream in one write and one flush.
 //
+// Resuming is exact when a client's events carry increasing ids, as they do
+// from one partition of one producer. Across partitions a client may
+// receive a later id before an earlier one; its Last-Event-ID is then the
+// last one it received, and the replay (events with a greater id) can
+// repeat an event or skip one of the interleaved ones. Keying events so
+// that one client's events share a partition (the tenant) avoids it.
+//
 // [Reader] parses a stream as the HTML specification defines it, for Go
 // clients and tests; [AppendEvent] writes the wire format.
 package sse

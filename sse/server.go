@@ -152,6 +152,12 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
+// Ready is closed once Run has started reading Kafka and streams can be
+// served; before, requests get 503. A server process should start
+// listening only then, so that reconnecting browsers never meet a 503
+// (EventSource gives up on any answer but 200).
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
 // Shutdown ends every stream cleanly (a final comment, then the end of the
 // response, so that clients reconnect, to another instance if there is one)
 // and waits for the handlers, or for ctx.

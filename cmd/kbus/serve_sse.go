@@ -59,15 +59,24 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 			if static != "" {
 				mux.Handle("GET /", http.FileServer(http.Dir(static)))
 			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.out, "serving events on http://%s/events/stream (topics %s)\n", ln.Addr(), strings.Join(eventTypes, ","))
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return srv.Run(gctx) })
-			// End the streams first, so that the HTTP shutdown does not wait for them.
-			g.Go(func() error { return serve(gctx, ln, mux, func(ctx context.Context) { _ = srv.Shutdown(ctx) }) })
+			g.Go(func() error {
+				// Listen only once the stream is ready: a reconnecting browser
+				// must not meet a 503, after which EventSource gives up.
+				select {
+				case <-srv.Ready():
+				case <-gctx.Done():
+					return nil
+				}
+				ln, err := net.Listen("tcp", addr)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "serving events on http://%s/events/stream (topics %s)\n", ln.Addr(), strings.Join(eventTypes, ","))
+				// End the streams first, so that the HTTP shutdown does not wait for them.
+				return serve(gctx, ln, mux, func(ctx context.Context) { _ = srv.Shutdown(ctx) })
+			})
 			return g.Wait()
 		},
 	}
