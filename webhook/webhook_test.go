@@ -393,7 +393,11 @@ func TestSSRFToLoopbackRefusedUnlessAllowed(t *testing.T) {
 	var list struct{ Data []webhook.Delivery }
 	w.call(w.keyA, "GET", "/webhooks/"+ep.ID+"/deliveries", nil, &list)
 	var dl webhook.Delivery
-	w.call(w.keyA, "GET", "/webhooks/"+ep.ID+"/deliveries/"+list.Data[0].ID, nil, &dl)
+	// The DLQ entry is written before the outcome's transaction commits.
+	waitFor(t, "the delivery to be failed", func() bool {
+		w.call(w.keyA, "GET", "/webhooks/"+ep.ID+"/deliveries/"+list.Data[0].ID, nil, &dl)
+		return dl.Status == webhook.DeliveryFailed
+	})
 	if dl.Status != webhook.DeliveryFailed || len(dl.DeliveryAttempts) != 1 || !strings.Contains(dl.DeliveryAttempts[0].Error, "not allowed") {
 		t.Fatalf("delivery %+v", dl)
 	}
@@ -407,9 +411,13 @@ func TestGoneDisablesTheEndpoint(t *testing.T) {
 	d := w.dispatcher()
 	run(t, d.Run)
 	waitFor(t, "dead-lettered", func() bool { return d.Stats().DeadLettered == 1 })
+	// The DLQ entry is written before the outcome's transaction commits.
 	var e webhook.Endpoint
-	w.call(w.keyA, "GET", "/webhooks/"+ep.ID, nil, &e)
-	if e.Status != webhook.StatusDisabled || rcv.count() != 1 {
+	waitFor(t, "the endpoint to be disabled", func() bool {
+		w.call(w.keyA, "GET", "/webhooks/"+ep.ID, nil, &e)
+		return e.Status == webhook.StatusDisabled
+	})
+	if rcv.count() != 1 {
 		t.Fatalf("endpoint %+v after 410; %d attempts", e, rcv.count())
 	}
 	// No new deliveries while disabled; re-enabling is an API call.
