@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/dlq"
@@ -74,6 +75,10 @@ type DispatcherConfig struct {
 	MaxResponseBody int
 	// Logger receives the dispatcher's logs; the default discards them.
 	Logger *slog.Logger
+	// Registerer, if not nil, gets the dispatcher's Prometheus metrics:
+	// kbus_webhook_attempts_total{outcome}, kbus_webhook_dead_lettered_total
+	// and kbus_webhook_attempt_duration_seconds.
+	Registerer prometheus.Registerer
 }
 
 // A Dispatcher sends due deliveries. Several dispatchers, in one process or
@@ -90,6 +95,10 @@ type Dispatcher struct {
 	sem    chan struct{} // bounds the POSTs in flight to Workers
 
 	sent, succeeded, failed, deadLettered atomic.Int64
+
+	pAttempts     *prometheus.CounterVec
+	pDeadLettered prometheus.Counter
+	pDuration     prometheus.Histogram
 }
 
 // DispatcherStats counts a dispatcher's work since it was created.
@@ -138,6 +147,19 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	host, _ := os.Hostname()
 	d := &Dispatcher{cfg: cfg, id: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID("")), dlqw: dlq.NewWriter(cfg.Kafka),
 		lease: 2*cfg.Timeout + 30*time.Second, sem: make(chan struct{}, cfg.Workers)}
+	d.pAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kbus", Subsystem: "webhook", Name: "attempts_total",
+		Help: "Delivery attempts by outcome (success, failure, refused)."}, []string{"outcome"})
+	d.pDeadLettered = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kbus", Subsystem: "webhook", Name: "dead_lettered_total",
+		Help: "Deliveries that failed for good and were written to the DLQ."})
+	d.pDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "kbus", Subsystem: "webhook", Name: "attempt_duration_seconds",
+		Help: "Duration of delivery POSTs.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)})
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{d.pAttempts, d.pDeadLettered, d.pDuration} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("webhook: register metrics: %w", err)
+			}
+		}
+	}
 	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: DialGuard{Allow: cfg.AllowNetworks}.Control}
 	d.client = &http.Client{
 		Timeout: cfg.Timeout,
@@ -299,11 +321,14 @@ func (d *Dispatcher) send(ctx context.Context, c *claimed) outcome {
 	d.sent.Add(1)
 	resp, err := d.client.Do(req)
 	o.duration = time.Since(o.at)
+	d.pDuration.Observe(o.duration.Seconds())
 	if err != nil {
 		o.err = err.Error()
+		outcome := "failure"
 		if errors.Is(err, ErrForbiddenAddress) {
-			o.final = ReasonForbiddenDestination
+			o.final, outcome = ReasonForbiddenDestination, "refused"
 		}
+		d.pAttempts.WithLabelValues(outcome).Inc()
 		return o
 	}
 	defer resp.Body.Close()
@@ -311,6 +336,11 @@ func (d *Dispatcher) send(ctx context.Context, c *claimed) outcome {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 	o.status, o.body = resp.StatusCode, string(b)
 	o.success = resp.StatusCode >= 200 && resp.StatusCode < 300
+	if o.success {
+		d.pAttempts.WithLabelValues("success").Inc()
+	} else {
+		d.pAttempts.WithLabelValues("failure").Inc()
+	}
 	switch {
 	case o.success:
 	case resp.StatusCode == http.StatusGone:
@@ -503,6 +533,7 @@ func (d *Dispatcher) deadLetter(ctx context.Context, c *claimed, attempts int, o
 		return err
 	}
 	d.deadLettered.Add(1)
+	d.pDeadLettered.Inc()
 	d.cfg.Logger.Warn("kbus: webhook delivery dead-lettered", "delivery_id", c.id, "endpoint_id", c.endpointID,
 		"message_id", c.messageID, "reason", e.FailureReason, "attempts", attempts, "error", e.LastError)
 	return nil

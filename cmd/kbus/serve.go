@@ -89,7 +89,7 @@ partitions and the dispatchers share the deliveries.`,
 				allow = webhook.AllowLoopback()
 			}
 			d, err := webhook.NewDispatcher(webhook.DispatcherConfig{DB: pool, Kafka: cl, Group: group, Schedule: schedule,
-				Timeout: timeout, Workers: workers, AllowNetworks: allow, Logger: log})
+				Timeout: timeout, Workers: workers, AllowNetworks: allow, Logger: log, Registerer: reg})
 			if err != nil {
 				return err
 			}

@@ -119,13 +119,23 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 		t.Fatalf("no delivery within 60 s\n%s", stderr.String())
 	}
 
-	resp, err = http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(metrics), "kbus_consumer_processed_total") {
-		t.Fatalf("/metrics lacks the consumer's metrics:\n%.500s", metrics)
+	// The dispatcher counts the attempt once the receiver's answer is read:
+	// poll briefly.
+	var metrics []byte
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp, err = http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(metrics), "kbus_consumer_processed_total") &&
+			strings.Contains(string(metrics), `kbus_webhook_attempts_total{outcome="success"} 1`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks the consumer's or the dispatcher's metrics:\n%.800s", metrics)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
