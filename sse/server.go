@@ -49,6 +49,10 @@ type Config struct {
 	// WriteTimeout bounds one write to a client; a client that does not read
 	// is disconnected after it. Default 10s.
 	WriteTimeout time.Duration
+	// AllowOrigins are the origins (scheme://host:port) of pages on other
+	// servers allowed to open streams (CORS); "*" allows any. Default none:
+	// pages served by the same server need nothing.
+	AllowOrigins []string
 	// Logger receives the server's logs; the default discards them.
 	Logger *slog.Logger
 	// Registerer, if not nil, gets the server's Prometheus metrics.
@@ -178,6 +182,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Handler() http.Handler {
 	inner := s.cfg.Keys.Middleware(http.HandlerFunc(s.stream))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" &&
+			(slices.Contains(s.cfg.AllowOrigins, origin) || slices.Contains(s.cfg.AllowOrigins, "*")) {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Add("Vary", "Origin")
+		}
 		select {
 		case <-s.ready:
 		default:

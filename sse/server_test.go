@@ -361,3 +361,24 @@ func TestResumeOlderThanRetentionSaysSo(t *testing.T) {
 		t.Fatalf("no comment about missed events; comments: %v", s.comments)
 	}
 }
+
+func TestCORSOnlyForAllowedOrigins(t *testing.T) {
+	w := newWorld(t)
+	url, _, _ := w.server(func(c *sse.Config) { c.AllowOrigins = []string{"http://dash.example:8090"} })
+	for origin, want := range map[string]string{"http://dash.example:8090": "http://dash.example:8090", "http://evil.example": ""} {
+		req, _ := http.NewRequest("GET", url+"/events/stream?types="+w.t1+"&access_token="+w.keyA, nil)
+		req.Header.Set("Origin", origin)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		got := resp.Header.Get("Access-Control-Allow-Origin")
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != 200 || got != want {
+			t.Errorf("origin %s: %d, Access-Control-Allow-Origin %q, want %q", origin, resp.StatusCode, got, want)
+		}
+	}
+}

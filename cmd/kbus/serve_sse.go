@@ -25,6 +25,7 @@ func newServeSSECmd(a *app) *cobra.Command {
 		maxConns, maxPerKey int
 		ringSize            int
 		static              string
+		allowOrigins        []string
 	)
 	cmd := &cobra.Command{
 		Use:   "sse --event-types T,...",
@@ -48,7 +49,7 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 			reg := prometheus.NewRegistry()
 			srv, err := sse.NewServer(sse.Config{Brokers: strings.Split(a.brokers, ","), Topics: eventTypes,
 				Keys: apikey.NewStore(pool, apikey.Logger(log)), TenantField: tenantField, MaxConns: maxConns,
-				MaxConnsPerKey: maxPerKey, RingSize: ringSize, Logger: log, Registerer: reg})
+				MaxConnsPerKey: maxPerKey, RingSize: ringSize, AllowOrigins: allowOrigins, Logger: log, Registerer: reg})
 			if err != nil {
 				return err
 			}
@@ -88,5 +89,6 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 	fs.IntVar(&maxPerKey, "max-conns-per-key", 100, "streams one API key may open")
 	fs.IntVar(&ringSize, "ring-size", 1<<16, "recent events kept in memory; a client further behind is disconnected")
 	fs.StringVar(&static, "static", "", "a directory of files to serve at /")
+	fs.StringSliceVar(&allowOrigins, "allow-origins", nil, "origins of pages elsewhere allowed to open streams (CORS), e.g. http://127.0.0.1:8090")
 	return cmd
 }
