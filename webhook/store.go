@@ -106,7 +106,7 @@ func scanEndpoint(row pgx.Row) (Endpoint, error) {
 
 // tenantClause restricts a query to the tenant in argument arg, unless that
 // argument is "" (an admin key).
-func tenantClause(_ string, arg int) string {
+func tenantClause(arg int) string {
 	return fmt.Sprintf("($%d = '' OR tenant_id = $%d)", arg, arg)
 }
 
@@ -117,11 +117,11 @@ func (s store) createEndpoint(ctx context.Context, e Endpoint) (Endpoint, error)
 }
 
 func (s store) getEndpoint(ctx context.Context, tenant, id string) (Endpoint, error) {
-	return scanEndpoint(s.db.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1 AND `+tenantClause(tenant, 2), id, tenant))
+	return scanEndpoint(s.db.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1 AND `+tenantClause(2), id, tenant))
 }
 
 func (s store) listEndpoints(ctx context.Context, tenant string) ([]Endpoint, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE `+tenantClause(tenant, 1)+` ORDER BY created_at, id`, tenant)
+	rows, err := s.db.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE `+tenantClause(1)+` ORDER BY created_at, id`, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -175,11 +175,11 @@ func (s store) updateEndpoint(ctx context.Context, tenant, id string, p endpoint
 	}
 	sets = append(sets, "updated_at = now()")
 	return scanEndpoint(s.db.QueryRow(ctx, `UPDATE webhook_endpoints SET `+strings.Join(sets, ", ")+
-		` WHERE id = $1 AND `+tenantClause(tenant, 2)+` RETURNING `+endpointColumns, args...))
+		` WHERE id = $1 AND `+tenantClause(2)+` RETURNING `+endpointColumns, args...))
 }
 
 func (s store) deleteEndpoint(ctx context.Context, tenant, id string) error {
-	tag, err := s.db.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND `+tenantClause(tenant, 2), id, tenant)
+	tag, err := s.db.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND `+tenantClause(2), id, tenant)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = ErrNotFound
 	}
@@ -189,7 +189,7 @@ func (s store) deleteEndpoint(ctx context.Context, tenant, id string) error {
 func (s store) rotateSecret(ctx context.Context, tenant, id, secret string, grace time.Duration) (Endpoint, error) {
 	return scanEndpoint(s.db.QueryRow(ctx, `UPDATE webhook_endpoints
 		SET previous_secret = secret, previous_secret_expires_at = now() + $4::interval, secret = $3, updated_at = now()
-		WHERE id = $1 AND `+tenantClause(tenant, 2)+` RETURNING `+endpointColumns, id, tenant, secret, grace))
+		WHERE id = $1 AND `+tenantClause(2)+` RETURNING `+endpointColumns, id, tenant, secret, grace))
 }
 
 const deliveryColumns = `id, endpoint_id, message_id, event_type, status, attempts,
@@ -206,7 +206,7 @@ func scanDelivery(row pgx.Row) (Delivery, error) {
 
 func (s store) listDeliveries(ctx context.Context, tenant, endpointID string, limit int) ([]Delivery, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE endpoint_id = $1 AND `+tenantClause(tenant, 2)+` ORDER BY created_at DESC, id DESC LIMIT $3`, endpointID, tenant, limit)
+		WHERE endpoint_id = $1 AND `+tenantClause(2)+` ORDER BY created_at DESC, id DESC LIMIT $3`, endpointID, tenant, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func (s store) listDeliveries(ctx context.Context, tenant, endpointID string, li
 
 func (s store) getDelivery(ctx context.Context, tenant, endpointID, id string) (Delivery, error) {
 	d, err := scanDelivery(s.db.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE id = $1 AND endpoint_id = $2 AND `+tenantClause(tenant, 3), id, endpointID, tenant))
+		WHERE id = $1 AND endpoint_id = $2 AND `+tenantClause(3), id, endpointID, tenant))
 	if err != nil {
 		return d, err
 	}
@@ -251,7 +251,7 @@ func (s store) getDelivery(ctx context.Context, tenant, endpointID, id string) (
 func (s store) retryDelivery(ctx context.Context, tenant, endpointID, id string) (Delivery, error) {
 	return scanDelivery(s.db.QueryRow(ctx, `UPDATE webhook_deliveries
 		SET status = 'pending', next_attempt_at = now(), updated_at = now()
-		WHERE id = $1 AND endpoint_id = $2 AND `+tenantClause(tenant, 3)+` AND status <> 'succeeded'
+		WHERE id = $1 AND endpoint_id = $2 AND `+tenantClause(3)+` AND status <> 'succeeded'
 		RETURNING `+deliveryColumns, id, endpointID, tenant))
 }
 
