@@ -6,11 +6,11 @@ STATICCHECK ?= $(GO) tool -modfile=tools/go.mod staticcheck
 export KAFKA_BROKERS ?= 127.0.0.1:9092
 export DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable
 
-.PHONY: test demo bench services services-down lint vet fmt-check
+.PHONY: test demo bench services services-down lint vet fmt-check schemas-check
 
 ## test: start Kafka and PostgreSQL if needed, then vet, staticcheck and the race-enabled tests,
 ## then the browser tests of the integration/ module (Debian's chromium is installed if missing)
-test: services fmt-check vet lint
+test: services fmt-check vet lint schemas-check
 	KBUS_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 20m ./...
 	bash scripts/chromium.sh
 	cd integration && $(GO) vet ./... && KBUS_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 10m ./...
@@ -32,6 +32,10 @@ services:
 services-down:
 	bash scripts/kafka.sh down
 	bash scripts/postgres.sh down
+
+## schemas-check: the shipped event schemas are backward compatible, version to version
+schemas-check:
+	$(GO) run ./cmd/kbus schemas check
 
 fmt-check:
 	@out=$$(gofmt -l .); \
