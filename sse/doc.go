@@ -34,12 +34,15 @@
 // slowing the others, and resumes with Last-Event-ID. Pending events are
 // written to a stream in one write and one flush.
 //
-// Resuming is exact when a client's events carry increasing ids, as they do
-// from one partition of one producer. Across partitions a client may
-// receive a later id before an earlier one; its Last-Event-ID is then the
-// last one it received, and the replay (events with a greater id) can
-// repeat an event or skip one of the interleaved ones. Keying events so
-// that one client's events share a partition (the tenant) avoids it.
+// Resuming never repeats an event: events of one fetch (and of a replay)
+// are interleaved across partitions in id order, and a stream writes an
+// event whose id is lower than one it already sent without its id line, so
+// the client's Last-Event-ID is always the highest id it has received. The
+// one case it does not cover: an event with a lower id that reaches the
+// server in a later fetch than a higher one from another partition (a
+// producer's clock behind another's), just before the client disconnects,
+// is not replayed. Keying one client's events to one partition (by tenant)
+// rules it out.
 //
 // [Reader] parses a stream as the HTML specification defines it, for Go
 // clients and tests; [AppendEvent] writes the wire format.

@@ -305,9 +305,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if err := write(AppendRetry(nil, s.cfg.Retry)); err != nil {
 		return
 	}
+	// maxID is the highest id this stream has sent (or the client had): see
+	// hubEvent.appendTo.
+	maxID := lastID
 	if lastID != "" {
 		s.m.resumes.Inc()
-		if err := s.replay(r.Context(), c, lastID, resumeAt, upto, write); err != nil {
+		if err := s.replay(r.Context(), c, &maxID, resumeAt, upto, write); err != nil {
 			s.cfg.Logger.Warn("kbus: sse resume failed", "key", p.KeyID, "last_event_id", lastID, "error", err)
 			_ = write(AppendComment(nil, "resume failed: "+err.Error()))
 			return
@@ -331,9 +334,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		}
 		buf = buf[:0]
 		n := 0
-		for _, e := range evs {
-			if c.wants(e.typ, e.tenant) {
-				buf = append(buf, e.frame...)
+		for i := range evs {
+			if c.wants(evs[i].typ, evs[i].tenant) {
+				buf = evs[i].appendTo(buf, &maxID)
 				n++
 			}
 		}
@@ -361,7 +364,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 // replay writes the client's events after lastID from Kafka, from the time
 // in lastID minus ResumeMargin up to the offsets the hub had reached when the
 // client registered.
-func (s *Server) replay(ctx context.Context, c client, lastID string, at time.Time, upto map[tp]int64, write func([]byte) error) error {
+func (s *Server) replay(ctx context.Context, c client, maxID *string, at time.Time, upto map[tp]int64, write func([]byte) error) error {
+	lastID := *maxID
 	adm := kadm.NewClient(s.admin)
 	from, err := adm.ListOffsetsAfterMilli(ctx, at.Add(-s.cfg.ResumeMargin).UnixMilli(), c.types...)
 	if err == nil {
@@ -418,27 +422,33 @@ func (s *Server) replay(ctx context.Context, c client, lastID string, at time.Ti
 		if err := fetches.Err0(); err != nil {
 			return err
 		}
-		buf = buf[:0]
+		var runs [][]hubEvent
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			key := tp{p.Topic, p.Partition}
 			end, ok := pending[key]
 			if !ok {
 				return
 			}
+			var run []hubEvent
 			for _, r := range p.Records {
 				if r.Offset >= end {
 					break
 				}
 				if e, ok := s.toEvent(r); ok && e.id > lastID && c.wants(e.typ, e.tenant) {
-					buf = append(buf, e.frame...)
-					s.m.sent.Inc()
+					run = append(run, e)
 				}
 				if r.Offset+1 >= end {
 					delete(pending, key)
 					cl.RemoveConsumePartitions(map[string][]int32{p.Topic: {p.Partition}})
 				}
 			}
+			runs = append(runs, run)
 		})
+		buf = buf[:0]
+		for _, e := range mergeByID(runs) {
+			buf = e.appendTo(buf, maxID)
+			s.m.sent.Inc()
+		}
 		if len(buf) > 0 {
 			if err := write(buf); err != nil {
 				return err

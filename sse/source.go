@@ -33,12 +33,18 @@ func (s *Server) toEvent(rec *kgo.Record) (hubEvent, bool) {
 		s.m.malformed.Inc()
 		return hubEvent{}, false
 	}
-	return hubEvent{
-		typ:    e.Topic,
-		id:     e.MessageID,
-		tenant: tenantOf(e.Data, s.cfg.TenantField),
-		frame:  AppendEvent(nil, e.Topic, e.MessageID, e.Data),
-	}, true
+	ev := hubEvent{typ: e.Topic, id: e.MessageID, tenant: tenantOf(e.Data, s.cfg.TenantField)}
+	ev.frame = AppendEvent(nil, e.Topic, "", nil)
+	ev.frame = ev.frame[:len(ev.frame)-len("data: \n\n")] // "event: T\n"
+	ev.idStart = len(ev.frame)
+	ev.frame = append(ev.frame, "id: "...)
+	ev.frame = append(ev.frame, e.MessageID...)
+	ev.frame = append(ev.frame, '\n')
+	ev.idEnd = len(ev.frame)
+	// The data lines and the blank line, as AppendEvent writes them.
+	full := AppendEvent(nil, "x", "", e.Data)
+	ev.frame = append(ev.frame, full[len("event: x\n"):]...)
+	return ev, true
 }
 
 // startSource lists the end offsets of the topics, sets the hub to start
@@ -76,21 +82,24 @@ func (s *Server) runSource(ctx context.Context, cl *kgo.Client) {
 		fetches.EachError(func(t string, p int32, err error) {
 			s.cfg.Logger.Warn("kbus: sse fetch error", "topic", t, "partition", p, "error", err)
 		})
-		var evs []hubEvent
+		var runs [][]hubEvent
 		next := map[tp]int64{}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) == 0 {
 				return
 			}
+			run := make([]hubEvent, 0, len(p.Records))
 			for _, r := range p.Records {
 				if e, ok := s.toEvent(r); ok {
-					evs = append(evs, e)
+					run = append(run, e)
 				}
 			}
+			runs = append(runs, run)
 			next[tp{p.Topic, p.Partition}] = p.Records[len(p.Records)-1].Offset + 1
 		})
 		if len(next) > 0 {
-			s.hub.publish(evs, next)
+			// Partitions interleaved in id order, so that streams see ids rise.
+			s.hub.publish(mergeByID(runs), next)
 		}
 	}
 }
