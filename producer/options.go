@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/envelope"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // An Option configures a [Producer]. Options are applied in order; a later
@@ -21,6 +22,7 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
+	schemas    *schemas.Registry
 	brokers    []string
 	name       string
 	clientOpts []kgo.Opt
@@ -94,6 +96,17 @@ func Linger(d time.Duration) Option {
 // applied last.
 func ClientOptions(opts ...kgo.Opt) Option {
 	return optionFunc(func(c *config) { c.clientOpts = append(c.clientOpts, opts...) })
+}
+
+// Schemas makes the producer check every event's JSON data against the
+// schema of its type (the topic) and metadata.schema_version in reg before
+// sending: a payload that does not match, or an unknown type or version, is
+// refused with an error that names the field and matches
+// [schemas.ErrInvalidData], [schemas.ErrUnknownType] or
+// [schemas.ErrUnknownVersion]. Use schemas.Default() for kbus's shipped
+// catalog. Without this option data is checked only for being JSON.
+func Schemas(reg *schemas.Registry) Option {
+	return optionFunc(func(c *config) { c.schemas = reg })
 }
 
 // A PublishOption changes one published event.

@@ -265,6 +265,11 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 			return fmt.Errorf("%w: %q", ErrReservedHeader, h.Key)
 		}
 	}
+	if p.cfg.schemas != nil && e.Metadata.ContentType == envelope.ContentTypeJSON {
+		if err := p.cfg.schemas.ValidateJSON(e.Topic, e.Metadata.SchemaVersion, e.Data); err != nil {
+			return fmt.Errorf("producer: %w", err)
+		}
+	}
 	o, _ := p.pool.Get().(*outgoing)
 	if o == nil {
 		o = &outgoing{p: p}

@@ -15,6 +15,7 @@ import (
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/kbustest"
 	"github.com/kbus-dev/kbus/producer"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 func newProducer(t *testing.T, opts ...producer.Option) *producer.Producer {
@@ -376,5 +377,43 @@ func TestNewRefusesToWeakenGuarantees(t *testing.T) {
 	defer p.Close()
 	if acks := p.Client().OptValue(kgo.RequiredAcks); acks != kgo.AllISRAcks() {
 		t.Fatalf("acks = %v after ClientOptions(RequiredAcks(LeaderAck)), want all ISR", acks)
+	}
+}
+
+func TestSchemasRefuseBadPayloadsBeforeSending(t *testing.T) {
+	reg, err := schemas.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No broker is needed: refused events never reach one.
+	p, err := producer.New(producer.Brokers("127.0.0.1:1"), producer.Schemas(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, topic, data string
+		opts              []producer.PublishOption
+		want              error
+		field             string
+	}{
+		{"missing amount", "payment.completed", `{"payment_id":"pay_1","currency":"USD","merchant_id":"m"}`, nil, schemas.ErrInvalidData, "amount"},
+		{"string amount", "payment.completed", `{"payment_id":"pay_1","amount":"49.99","currency":"USD","merchant_id":"m"}`, nil, schemas.ErrInvalidData, "amount"},
+		{"unknown type", "payment.teleported", `{}`, nil, schemas.ErrUnknownType, ""},
+		{"unknown version", "payment.completed", `{}`, []producer.PublishOption{producer.SchemaVersion("9.9")}, schemas.ErrUnknownVersion, ""},
+	} {
+		_, err := p.Publish(ctx, tc.topic, "k", []byte(tc.data), tc.opts...)
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: err = %v, want %v naming %q", tc.name, err, tc.want, tc.field)
+		}
+	}
+	// The seed's payment passes validation (and then fails only for want of a broker).
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	_, err = p.Publish(ctx, "payment.completed", "pay_1",
+		[]byte(`{"payment_id":"pay_x7k9","amount":4999,"currency":"USD","merchant_id":"merch_abc","order_id":"ord_1"}`))
+	if !errors.Is(err, producer.ErrNotAcknowledged) {
+		t.Fatalf("a valid payment: err = %v, want it to pass validation and wait for a broker", err)
 	}
 }
