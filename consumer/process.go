@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/dlq"
@@ -381,4 +380,3 @@ func (c *Consumer) sleep(w *worker, d time.Duration) bool {
 	}
 }
 
-var _ pgx.Tx // handlers receive a pgx.Tx
