@@ -379,4 +379,3 @@ func (c *Consumer) sleep(w *worker, d time.Duration) bool {
 		return false
 	}
 }
-
