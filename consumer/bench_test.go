@@ -22,7 +22,7 @@ import (
 func benchTopic(b *testing.B, n int) string {
 	b.Helper()
 	topic := kbustest.Topic(b, 4)
-	p, err := producer.New(producer.Brokers(kbustest.Brokers(b)...), producer.Name("bench"), producer.Linger(5*time.Millisecond))
+	p, err := producer.New(producer.Brokers(kbustest.Brokers(b)...), producer.Name("bench"), producer.SkipSchemaValidation(), producer.Linger(5*time.Millisecond))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/envelope"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // Mode is a consumer's delivery guarantee. It is explicit in [Config]; see
@@ -144,6 +145,11 @@ type Config struct {
 	// this much work, which dedup absorbs in Transactional mode. The default
 	// is 500ms.
 	CommitInterval time.Duration
+	// Schemas is the schema catalog used to decode events whose data is
+	// Avro (content type application/avro) and to resolve events to the
+	// version a handler declares with [SchemaVersion]. The default is
+	// schemas.Default(), kbus's shipped catalog.
+	Schemas *schemas.Registry
 	// UnknownType says what to do with events that have no handler.
 	UnknownType UnknownTypePolicy
 	// MaxEnvelopeSize is the largest record value accepted as an envelope;

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kbus-dev/kbus/dlq"
 	"github.com/kbus-dev/kbus/internal/migrations"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // Consumer runs one consumer group over one or more topics and dispatches
@@ -50,6 +51,13 @@ func New(cfg Config) (*Consumer, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Schemas == nil {
+		reg, err := schemas.Default()
+		if err != nil {
+			return nil, fmt.Errorf("consumer: load the default schema catalog: %w", err)
+		}
+		cfg.Schemas = reg
+	}
 	m, err := newMetrics(cfg.Group, cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -57,7 +65,16 @@ func New(cfg Config) (*Consumer, error) {
 	return &Consumer{cfg: cfg, handlers: map[string]handler{}, m: m, workers: map[tp]*worker{}}, nil
 }
 
-func (c *Consumer) register(eventType string, h handler, kind string, modes ...Mode) {
+func (c *Consumer) register(eventType string, h handler, opts []HandlerOption, kind string, modes ...Mode) {
+	for _, o := range opts {
+		o.applyHandler(&h)
+	}
+	if h.version != "" {
+		if _, err := c.cfg.Schemas.Schema(eventType, h.version); err != nil {
+			c.regErrs = append(c.regErrs, fmt.Errorf("%s(%q): SchemaVersion(%q): %w", kind, eventType, h.version, err))
+			return
+		}
+	}
 	ok := false
 	for _, m := range modes {
 		ok = ok || c.cfg.Mode == m
@@ -82,20 +99,20 @@ func (c *Consumer) has(eventType string) bool {
 // HandleTx registers h for events of eventType, in Transactional mode.
 // Registration mistakes (wrong mode, a type registered twice) are reported
 // by Run, wrapping [ErrConfig].
-func (c *Consumer) HandleTx(eventType string, h TxHandlerFunc) {
-	c.register(eventType, handler{tx: h}, "HandleTx", Transactional)
+func (c *Consumer) HandleTx(eventType string, h TxHandlerFunc, opts ...HandlerOption) {
+	c.register(eventType, handler{tx: h}, opts, "HandleTx", Transactional)
 }
 
 // HandleBatchTx registers a batch handler for events of eventType, in
 // Transactional mode.
-func (c *Consumer) HandleBatchTx(eventType string, h BatchTxHandlerFunc) {
-	c.register(eventType, handler{batch: h}, "HandleBatchTx", Transactional)
+func (c *Consumer) HandleBatchTx(eventType string, h BatchTxHandlerFunc, opts ...HandlerOption) {
+	c.register(eventType, handler{batch: h}, opts, "HandleBatchTx", Transactional)
 }
 
 // Handle registers a stateless handler for events of eventType, in
 // AtLeastOnce or AtMostOnce mode.
-func (c *Consumer) Handle(eventType string, h HandlerFunc) {
-	c.register(eventType, handler{plain: h}, "Handle", AtLeastOnce, AtMostOnce)
+func (c *Consumer) Handle(eventType string, h HandlerFunc, opts ...HandlerOption) {
+	c.register(eventType, handler{plain: h}, opts, "Handle", AtLeastOnce, AtMostOnce)
 }
 
 // Stats returns the consumer's counters.

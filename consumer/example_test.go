@@ -42,7 +42,7 @@ func publishPayments(brokers []string, ids ...string) {
 	defer p.Close()
 	ctx := envelope.WithCorrelationID(context.Background(), "req_abc123")
 	for i, id := range ids {
-		data := fmt.Appendf(nil, `{"payment_id":%q,"amount":%d,"currency":"USD"}`, id, 1000*(i+1))
+		data := fmt.Appendf(nil, `{"payment_id":%q,"amount":%d,"currency":"USD","merchant_id":"merch_abc"}`, id, 1000*(i+1))
 		if _, err := p.Publish(ctx, "payment.completed", id, data); err != nil {
 			panic(err)
 		}

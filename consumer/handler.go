@@ -28,9 +28,36 @@ type BatchTxHandlerFunc func(ctx context.Context, tx pgx.Tx, events []envelope.E
 type HandlerFunc func(ctx context.Context, e envelope.Envelope) error
 
 type handler struct {
-	tx    TxHandlerFunc
-	batch BatchTxHandlerFunc
-	plain HandlerFunc
+	tx      TxHandlerFunc
+	batch   BatchTxHandlerFunc
+	plain   HandlerFunc
+	version string // the schema version the handler reads; "" for the writer's
+}
+
+// A HandlerOption configures one handler registration.
+type HandlerOption interface{ applyHandler(*handler) }
+
+type handlerOptionFunc func(*handler)
+
+func (f handlerOptionFunc) applyHandler(h *handler) { f(h) }
+
+// SchemaVersion declares the version of its event type's schema that the
+// handler is written for (e.g. "1.1"). Every event is then resolved to that
+// version before the handler sees it, whatever version and content type it
+// was published with: Avro schema resolution fills in the defaults of
+// fields its producer did not know yet and drops fields the handler does
+// not know (see [schemas.Registry.DecodeEnvelope]). The envelope the
+// handler gets has JSON data and metadata.schema_version set to v.
+//
+// An event that cannot be read at v (an incompatible or unknown version)
+// is a permanent failure: it goes to the group's DLQ with reason
+// schema_incompatible, and the partition goes on. The type and v must be in
+// Config.Schemas, or Run reports an error wrapping [ErrConfig].
+//
+// Without SchemaVersion a handler gets JSON data in the version it was
+// written with (Avro data is still decoded to JSON).
+func SchemaVersion(v string) HandlerOption {
+	return handlerOptionFunc(func(h *handler) { h.version = v })
 }
 
 // Permanent marks err as not worth retrying: the event goes to the DLQ

@@ -43,7 +43,7 @@ type env struct {
 func newEnv(t *testing.T, partitions int32) *env {
 	t.Helper()
 	e := &env{t: t, topic: kbustest.Topic(t, partitions), db: kbustest.DB(t)}
-	p, err := producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"))
+	p, err := producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"), producer.SkipSchemaValidation())
 	if err != nil {
 		t.Fatal(err)
 	}

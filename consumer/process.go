@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/kbus-dev/kbus/dlq"
 	"github.com/kbus-dev/kbus/envelope"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // item is a decoded event on its way to its handler.
@@ -59,6 +61,19 @@ func (c *Consumer) process(w *worker, recs []*kgo.Record) bool {
 				c.cfg.Logger.Debug("kbus: no handler, event skipped", "group", c.cfg.Group, "type", e.Topic, "message_id", e.MessageID)
 			}
 			continue
+		}
+		if h.version != "" || e.Metadata.ContentType != envelope.ContentTypeJSON {
+			if e, err = c.cfg.Schemas.DecodeEnvelope(e, h.version); err != nil {
+				reason := dlq.ReasonDecodeError
+				if errors.Is(err, schemas.ErrIncompatible) || errors.Is(err, schemas.ErrUnknownType) || errors.Is(err, schemas.ErrUnknownVersion) {
+					reason = dlq.ReasonSchemaIncompatible
+				}
+				now := time.Now()
+				if !c.deadLetter(w, rec, e.MessageID, reason, attempts{1, now, now, err}) {
+					return false
+				}
+				continue
+			}
 		}
 		items = append(items, item{rec, e, h, dedupID(rec, e)})
 	}

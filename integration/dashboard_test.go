@@ -46,7 +46,7 @@ func TestDashboardResumesAfterServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := producer.New(producer.Brokers(brokers...), producer.Name("dashboard-test"))
+	p, err := producer.New(producer.Brokers(brokers...), producer.Name("dashboard-test"), producer.SkipSchemaValidation())
 	if err != nil {
 		t.Fatal(err)
 	}

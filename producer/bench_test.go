@@ -8,12 +8,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/kbustest"
 	"github.com/kbus-dev/kbus/producer"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // benchData is a 1 KiB JSON payload: a payment event padded to 1024 bytes
@@ -72,38 +74,15 @@ func BenchmarkPublish(b *testing.B) {
 		sync      bool // each call waits for its acknowledgement (Publish, ProduceSync)
 	}{{"", 0, false}, {"-parallel", 4, false}, {"-sync64", 64, true}} {
 		b.Run("kbus"+mode.name, func(b *testing.B) {
-			topic := kbustest.Topic(b, 3)
-			p, err := producer.New(producer.Brokers(brokers...), producer.Name("bench"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer p.Close()
-			ctx := context.Background()
-			if err := p.Ping(ctx); err != nil {
-				b.Fatal(err)
-			}
-			var failed atomic.Int64
-			done := func(_ producer.Receipt, err error) {
-				if err != nil {
-					failed.Add(1)
-				}
-			}
-			b.SetBytes(int64(len(data)))
-			b.ResetTimer()
-			if mode.sync {
-				loop(b, mode.publisher, func(i int) { _, err := p.Publish(ctx, topic, keys[i%len(keys)], data); done(producer.Receipt{}, err) })
-			} else {
-				loop(b, mode.publisher, func(i int) { p.PublishAsync(ctx, topic, keys[i%len(keys)], data, done) })
-			}
-			if err := p.Flush(ctx); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			if n := failed.Load(); n > 0 {
-				b.Fatalf("%d publishes failed", n)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			benchKbus(b, brokers, data, keys, mode.publisher, mode.sync, producer.SkipSchemaValidation())
 		})
+		if mode.name == "" {
+			// The same with data checked against a schema at publish, the
+			// default outside benchmarks: its cost per event.
+			b.Run("kbus-validated", func(b *testing.B) {
+				benchKbus(b, brokers, data, keys, 0, false)
+			})
+		}
 
 		b.Run("franz-go"+mode.name, func(b *testing.B) {
 			topic := kbustest.Topic(b, 3)
@@ -177,4 +156,53 @@ func loop(b *testing.B, goroutines int, f func(i int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// benchKbus is one kbus sub-benchmark of BenchmarkPublish.
+func benchKbus(b *testing.B, brokers []string, data []byte, keys []string, publisher int, waitEach bool, opts ...producer.Option) {
+	topic := kbustest.Topic(b, 3)
+	opts = append(opts, producer.Brokers(brokers...), producer.Name("bench"), producer.Schemas(benchCatalog(b, topic)))
+	p, err := producer.New(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	if err := p.Ping(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var failed atomic.Int64
+	done := func(_ producer.Receipt, err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+	}
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	if waitEach {
+		loop(b, publisher, func(i int) { _, err := p.Publish(ctx, topic, keys[i%len(keys)], data); done(producer.Receipt{}, err) })
+	} else {
+		loop(b, publisher, func(i int) { p.PublishAsync(ctx, topic, keys[i%len(keys)], data, done) })
+	}
+	if err := p.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d publishes failed", n)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// benchCatalog is a schema catalog in which topic has the schema of
+// benchData: payment.completed 1.0's required fields and the padding.
+func benchCatalog(b *testing.B, topic string) *schemas.Registry {
+	const schema = `{"type":"record","name":"PaymentCompleted","namespace":"kbus.bench","fields":[
+		{"name":"payment_id","type":"string"},{"name":"amount","type":"long"},{"name":"currency","type":"string"},
+		{"name":"merchant_id","type":"string"},{"name":"note","type":"string"}]}`
+	reg, err := schemas.Load(fstest.MapFS{topic + "/1.0.avsc": {Data: []byte(schema)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return reg
 }

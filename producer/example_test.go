@@ -2,6 +2,7 @@ package producer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/producer"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // The examples run against kfake, franz-go's in-process Kafka, so that they
@@ -70,7 +72,7 @@ func ExampleProducer_PublishAsync() {
 
 	failed := 0
 	for i := range 100 {
-		data := fmt.Appendf(nil, `{"refund_id":"ref_%d","amount":100}`, i)
+		data := fmt.Appendf(nil, `{"refund_id":"ref_%d","payment_id":"pay_%d","amount":100,"currency":"USD","merchant_id":"merch_abc"}`, i, i%10)
 		p.PublishAsync(ctx, "refund.created", fmt.Sprintf("pay_%d", i%10), data, func(r producer.Receipt, err error) {
 			if err != nil { // called from the client's goroutine, one at a time
 				failed++
@@ -95,6 +97,55 @@ func ExampleProducer_Publish_invalid() {
 	_, err = p.Publish(context.Background(), "payment.completed", "pay_1", []byte(`{"amount":`))
 	fmt.Println(err)
 	// Output: producer: envelope: data: data is not valid JSON
+}
+
+// Every event's data is checked against the schema catalog before it is
+// sent: a payment without its amount never reaches the broker.
+func ExampleSchemas() {
+	p, err := producer.New(producer.Brokers("127.0.0.1:9092")) // schemas.Default() unless told otherwise
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	_, err = p.Publish(context.Background(), "payment.completed", "pay_1",
+		[]byte(`{"payment_id":"pay_1","amount":"49.99","currency":"USD","merchant_id":"merch_abc"}`))
+	var ve *schemas.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Println("refused, field:", ve.Field)
+	}
+	fmt.Println(err)
+	// Output:
+	// refused, field: amount
+	// producer: schemas: payment.completed 1.0: field amount: expected long (an integer), got string
+}
+
+// Events on Avro topics travel as Avro binary; the caller still passes JSON,
+// and consumers get JSON back.
+func ExampleAvroTopics() {
+	cluster := fakeCluster("payment.completed")
+	defer cluster.Close()
+	p, err := producer.New(producer.Brokers(cluster.ListenAddrs()...), producer.AvroTopics("payment.completed"))
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	data := []byte(`{"payment_id":"pay_x7k9","amount":4999,"currency":"USD","merchant_id":"merch_abc"}`)
+	if _, err := p.Publish(ctx, "payment.completed", "pay_x7k9", data, producer.SchemaVersion("1.1")); err != nil {
+		panic(err)
+	}
+
+	cl, _ := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics("payment.completed"))
+	defer cl.Close()
+	e, _ := envelope.Unmarshal(cl.PollFetches(ctx).Records()[0].Value)
+	fmt.Println(e.Metadata.ContentType, e.Metadata.SchemaVersion, len(e.Data), "bytes of base64 data")
+
+	reg, _ := schemas.Default()
+	e, _ = reg.DecodeEnvelope(e, "")
+	fmt.Println(string(e.Data))
+	// Output:
+	// application/avro 1.1 42 bytes of base64 data
+	// {"payment_id":"pay_x7k9","amount":4999,"currency":"USD","merchant_id":"merch_abc","order_id":null,"customer_email":null,"metadata":{},"fee_amount":0,"captured_at":null}
 }
 
 func ExampleProducer_EnsureTopics() {

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/kbus-dev/kbus/envelope"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // Errors returned by the producer. Envelope validation errors are returned as
@@ -72,6 +73,13 @@ func New(opts ...Option) (*Producer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.schemas == nil && (!cfg.noValidate || len(cfg.avroTopics) > 0) {
+		reg, err := schemas.Default()
+		if err != nil {
+			return nil, fmt.Errorf("producer: load the default schema catalog: %w", err)
+		}
+		cfg.schemas = reg
+	}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.brokers...),
 		kgo.WithLogger(kslog.New(cfg.logger)),
@@ -126,12 +134,17 @@ func (p *Producer) build(ctx context.Context, topic string, data []byte, opts []
 		Metadata: envelope.Metadata{
 			CorrelationID: envelope.CorrelationID(ctx),
 			SchemaVersion: envelope.DefaultSchemaVersion,
-			ContentType:   envelope.ContentTypeJSON,
 		},
 	}
 	var pc publishConfig
 	for _, o := range opts {
 		o.applyPublish(&e, &pc)
+	}
+	if e.Metadata.ContentType == "" {
+		e.Metadata.ContentType = envelope.ContentTypeJSON
+		if p.cfg.avroTopics[topic] {
+			e.Metadata.ContentType = envelope.ContentTypeAvro
+		}
 	}
 	return e, pc
 }
@@ -265,10 +278,9 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 			return fmt.Errorf("%w: %q", ErrReservedHeader, h.Key)
 		}
 	}
-	if p.cfg.schemas != nil && e.Metadata.ContentType == envelope.ContentTypeJSON {
-		if err := p.cfg.schemas.ValidateJSON(e.Topic, e.Metadata.SchemaVersion, e.Data); err != nil {
-			return fmt.Errorf("producer: %w", err)
-		}
+	encoded := e.Metadata.ContentType == envelope.ContentTypeAvro && !isJSONString(e.Data)
+	if err := p.encode(&e); err != nil {
+		return fmt.Errorf("producer: %w", err)
 	}
 	o, _ := p.pool.Get().(*outgoing)
 	if o == nil {
@@ -278,6 +290,9 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 	buf, err := envelope.AppendMarshal(o.buf[:0], e)
 	if err == nil {
 		err = envelope.CheckSize(len(buf), p.cfg.maxSize)
+	}
+	if err == nil {
+		err = p.conform(&e, encoded)
 	}
 	if err != nil {
 		o.buf = buf
@@ -309,6 +324,49 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 	}
 	p.cl.Produce(ctx, &o.rec, o.promise)
 	return nil
+}
+
+// encode encodes JSON data as Avro when the content type asks for it
+// (validating it on the way). It runs before the envelope is checked.
+func (p *Producer) encode(e *envelope.Envelope) error {
+	if e.Metadata.ContentType != envelope.ContentTypeAvro || isJSONString(e.Data) {
+		return nil
+	}
+	if p.cfg.schemas == nil {
+		return fmt.Errorf("%s: avro content type needs a schema catalog (producer.Schemas)", e.Topic)
+	}
+	data, err := p.cfg.schemas.AvroData(e.Topic, e.Metadata.SchemaVersion, e.Data)
+	if err != nil {
+		return err
+	}
+	e.Data = data
+	return nil
+}
+
+// conform checks e's data against the catalog, unless validation is off.
+// It runs once the envelope itself is known to be valid.
+func (p *Producer) conform(e *envelope.Envelope, encoded bool) error {
+	switch {
+	case p.cfg.noValidate || p.cfg.schemas == nil || encoded:
+		return nil // encoded: EncodeAvro validated it
+	case e.Metadata.ContentType == envelope.ContentTypeAvro:
+		_, err := p.cfg.schemas.DecodeEnvelope(*e, "")
+		return err
+	default:
+		return p.cfg.schemas.ValidateJSON(e.Topic, e.Metadata.SchemaVersion, e.Data)
+	}
+}
+
+// isJSONString reports whether data, a JSON value, is a string.
+func isJSONString(data []byte) bool {
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '"'
+	}
+	return false
 }
 
 func (p *Producer) deliveryError(e envelope.Envelope, err error) error {

@@ -20,7 +20,8 @@ import (
 
 func newProducer(t *testing.T, opts ...producer.Option) *producer.Producer {
 	t.Helper()
-	p, err := producer.New(append([]producer.Option{producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service")}, opts...)...)
+	// The scratch topics have no schema; the schema tests build their own.
+	p, err := producer.New(append([]producer.Option{producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"), producer.SkipSchemaValidation()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestInvalidEnvelopesNeverReachTheBroker(t *testing.T) {
 }
 
 func TestPublishFailsInsideDeadlineWhenNoBrokerAnswers(t *testing.T) {
-	p, err := producer.New(producer.Brokers("127.0.0.1:1"))
+	p, err := producer.New(producer.Brokers("127.0.0.1:1"), producer.SkipSchemaValidation())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,13 +381,10 @@ func TestNewRefusesToWeakenGuarantees(t *testing.T) {
 	}
 }
 
-func TestSchemasRefuseBadPayloadsBeforeSending(t *testing.T) {
-	reg, err := schemas.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// No broker is needed: refused events never reach one.
-	p, err := producer.New(producer.Brokers("127.0.0.1:1"), producer.Schemas(reg))
+func TestSchemaValidationByDefaultRefusesBadPayloadsBeforeSending(t *testing.T) {
+	// No broker is needed: refused events never reach one. No option: the
+	// default catalog is checked.
+	p, err := producer.New(producer.Brokers("127.0.0.1:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,10 +400,18 @@ func TestSchemasRefuseBadPayloadsBeforeSending(t *testing.T) {
 		{"string amount", "payment.completed", `{"payment_id":"pay_1","amount":"49.99","currency":"USD","merchant_id":"m"}`, nil, schemas.ErrInvalidData, "amount"},
 		{"unknown type", "payment.teleported", `{}`, nil, schemas.ErrUnknownType, ""},
 		{"unknown version", "payment.completed", `{}`, []producer.PublishOption{producer.SchemaVersion("9.9")}, schemas.ErrUnknownVersion, ""},
+		{"missing amount, avro", "payment.completed", `{"payment_id":"pay_1","currency":"USD","merchant_id":"m"}`,
+			[]producer.PublishOption{producer.ContentType(envelope.ContentTypeAvro)}, schemas.ErrInvalidData, "amount"},
+		{"avro bytes that do not decode", "payment.completed", `"AAAA"`,
+			[]producer.PublishOption{producer.ContentType(envelope.ContentTypeAvro)}, schemas.ErrInvalidData, ""},
 	} {
 		_, err := p.Publish(ctx, tc.topic, "k", []byte(tc.data), tc.opts...)
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: err = %v, want %v naming %q", tc.name, err, tc.want, tc.field)
+		}
+		var ve *schemas.ValidationError
+		if tc.field != "" && (!errors.As(err, &ve) || ve.Field != tc.field) {
+			t.Errorf("%s: err = %v, want a *schemas.ValidationError with Field %q", tc.name, err, tc.field)
 		}
 	}
 	// The seed's payment passes validation (and then fails only for want of a broker).
@@ -416,4 +422,78 @@ func TestSchemasRefuseBadPayloadsBeforeSending(t *testing.T) {
 	if !errors.Is(err, producer.ErrNotAcknowledged) {
 		t.Fatalf("a valid payment: err = %v, want it to pass validation and wait for a broker", err)
 	}
+}
+
+func TestSkipSchemaValidation(t *testing.T) {
+	p, err := producer.New(producer.Brokers("127.0.0.1:1"), producer.SkipSchemaValidation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	// Any JSON on any topic passes to the network (and fails only for want of a broker)...
+	_, err = p.Publish(ctx, "payment.completed", "k", []byte(`{"amount":"49.99"}`))
+	if !errors.Is(err, producer.ErrNotAcknowledged) {
+		t.Errorf("err = %v, want the publish to pass validation and wait for a broker", err)
+	}
+	// ...but data must still be JSON.
+	if _, err = p.Publish(ctx, "payment.completed", "k", []byte(`{"amount":`)); !errors.Is(err, envelope.ErrInvalid) {
+		t.Errorf("err = %v, want envelope.ErrInvalid", err)
+	}
+}
+
+// AvroTopics sends the data as base64 Avro binary in the envelope, with
+// content type application/avro in the envelope and its header; the bytes
+// decode back to the published payment, and are smaller than the JSON.
+func TestAvroTopicsOnTheWire(t *testing.T) {
+	topic := kbustest.Topic(t, 1)
+	reg := kbustest.Catalog(t, "payment.completed", topic)
+	p := newProducer(t, producer.Schemas(reg), producer.AvroTopics(topic))
+	payment := `{"payment_id":"pay_x7k9","amount":4999,"currency":"USD","merchant_id":"merch_abc","order_id":"ord_1","customer_email":"jane@example.com","metadata":{}}`
+	ctx := context.Background()
+	if _, err := p.Publish(ctx, topic, "pay_x7k9", []byte(payment)); err != nil {
+		t.Fatal(err)
+	}
+	// A JSON publish option overrides the topic's default.
+	if _, err := p.Publish(ctx, topic, "pay_x7k9", []byte(payment), producer.ContentType(envelope.ContentTypeJSON)); err != nil {
+		t.Fatal(err)
+	}
+	recs := readAll(t, topic, 2)
+	avroEnv, err := envelope.Unmarshal(recs[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEnv, err := envelope.Unmarshal(recs[1].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if avroEnv.Metadata.ContentType != envelope.ContentTypeAvro || jsonEnv.Metadata.ContentType != envelope.ContentTypeJSON {
+		t.Fatalf("content types %q, %q", avroEnv.Metadata.ContentType, jsonEnv.Metadata.ContentType)
+	}
+	var hs []envelope.Header
+	for _, h := range recs[0].Headers {
+		hs = append(hs, envelope.Header(h))
+	}
+	if ct := envelope.ParseHeaders(hs).ContentType; ct != envelope.ContentTypeAvro {
+		t.Errorf("content type header %q, want %q", ct, envelope.ContentTypeAvro)
+	}
+	var raw []byte
+	if err := json.Unmarshal(avroEnv.Data, &raw); err != nil {
+		t.Fatalf("avro data is not a base64 JSON string: %s", avroEnv.Data)
+	}
+	back, err := reg.DecodeAvro(topic, "1.0", "1.0", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(back) != payment {
+		t.Errorf("decoded avro = %s, want %s", back, payment)
+	}
+	if string(jsonEnv.Data) != payment {
+		t.Errorf("json data = %s", jsonEnv.Data)
+	}
+	if len(raw) >= len(payment)/2 {
+		t.Errorf("avro is %d bytes for %d bytes of JSON; expected less than half", len(raw), len(payment))
+	}
+	t.Logf("payment: %d bytes JSON, %d bytes Avro (%d as base64 in the envelope)", len(payment), len(raw), len(avroEnv.Data))
 }

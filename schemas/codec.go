@@ -55,7 +55,7 @@ func (r *Registry) DecodeAvro(eventType, writerVersion, readerVersion string, b 
 	}
 	var buf bytes.Buffer
 	if err := appendJSON(&buf, reader.schema, x); err != nil {
-		return nil, fmt.Errorf("schemas: %s %s: %w", eventType, readerVersion, err)
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrInvalidData, eventType, readerVersion, err)
 	}
 	return buf.Bytes(), nil
 }

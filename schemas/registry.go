@@ -49,11 +49,17 @@ type version struct {
 // Each call parses the catalog afresh and returns a new Registry; load it
 // once and share it.
 func Default() (*Registry, error) {
+	return Load(DefaultCatalog())
+}
+
+// DefaultCatalog returns the catalog embedded in kbus as a read-only file
+// system in the layout Load reads, for tools that copy or extend it.
+func DefaultCatalog() fs.FS {
 	sub, err := fs.Sub(embedded, "catalog")
 	if err != nil {
-		return nil, err
+		panic(err) // "catalog" is a valid path: cannot happen
 	}
-	return Load(sub)
+	return sub
 }
 
 // Load reads a catalog from fsys. The root of fsys holds one directory per

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kbus-dev/kbus/apikey"
 	"github.com/kbus-dev/kbus/envelope"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // Config configures a [Server]. Zero values mean the defaults.
@@ -31,6 +32,11 @@ type Config struct {
 	// "merchant_id". A tenant's key receives only its tenant's events; an
 	// admin key receives all.
 	TenantField string
+	// Schemas decodes events whose data is Avro (content type
+	// application/avro) so that clients always receive JSON; default
+	// schemas.Default(). Avro events it cannot decode are counted as
+	// malformed and not streamed.
+	Schemas *schemas.Registry
 	// RingSize is how many recent events the in-process hub keeps; a client
 	// further behind than this is disconnected as too slow (it resumes with
 	// Last-Event-ID, losing nothing). Default 65536.
@@ -102,6 +108,13 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.TenantField == "" {
 		cfg.TenantField = "merchant_id"
+	}
+	if cfg.Schemas == nil {
+		reg, err := schemas.Default()
+		if err != nil {
+			return nil, fmt.Errorf("sse: load the default schema catalog: %w", err)
+		}
+		cfg.Schemas = reg
 	}
 	if cfg.RingSize <= 0 {
 		cfg.RingSize = 1 << 16

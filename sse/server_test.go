@@ -44,7 +44,7 @@ func newWorld(t *testing.T) *world {
 	if _, w.keyAdm, err = w.keys.Create(ctx, "", "", true); err != nil {
 		t.Fatal(err)
 	}
-	if w.p, err = producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service")); err != nil {
+	if w.p, err = producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"), producer.SkipSchemaValidation()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.p.Close)

@@ -29,6 +29,9 @@ func tenantOf(data []byte, field string) string {
 // the consumer groups own dead-lettering).
 func (s *Server) toEvent(rec *kgo.Record) (hubEvent, bool) {
 	e, err := envelope.Unmarshal(rec.Value)
+	if err == nil && e.Metadata.ContentType == envelope.ContentTypeAvro {
+		e, err = s.cfg.Schemas.DecodeEnvelope(e, "")
+	}
 	if err != nil {
 		s.m.malformed.Inc()
 		return hubEvent{}, false

@@ -62,7 +62,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w.api = httptest.NewServer(api)
 	t.Cleanup(w.api.Close)
-	if w.p, err = producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service")); err != nil {
+	if w.p, err = producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"), producer.SkipSchemaValidation()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.p.Close)

@@ -45,7 +45,7 @@ func newDLQWorld(t *testing.T, n int, fails func(i int) bool) *dlqWorld {
 	if _, err := w.db.Pool.Exec(ctx, `CREATE TABLE effects (message_id text NOT NULL, amount bigint NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	p, err := producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"))
+	p, err := producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"), producer.SkipSchemaValidation())
 	if err != nil {
 		t.Fatal(err)
 	}

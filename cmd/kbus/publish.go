@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,8 @@ func newPublishCmd(a *app) *cobra.Command {
 		topic, key, data    string
 		schemaVersion, corr string
 		producerName        string
+		catalogDir          string
+		noValidate, avro    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "publish --topic TOPIC --data JSON|@FILE",
@@ -44,9 +47,16 @@ returns once every in-sync replica has the event, and prints its message id
 (or, with --output json, its id, topic, partition and offset).
 
 --data @FILE reads the data from FILE, and --data @- from standard input.
-The topic must exist (see kbus topics create).`,
-		Example: `  kbus publish --topic payment.completed --key pay_1 --data '{"amount":4999}'
-  kbus publish --topic refund.created --key ref_9 --data @refund.json --correlation-id req_abc123`,
+The topic must exist (see kbus topics create).
+
+The data is checked against the schema of the topic's event type at
+--schema-version in the schema catalog (kbus's shipped catalog, or the one in
+--schemas DIR) before anything is sent: a payload that does not match is
+refused naming the field. --no-validate sends any JSON. --avro sends the data
+as Avro binary (content type application/avro) instead of JSON.`,
+		Example: `  kbus publish --topic payment.completed --key pay_1 --data '{"payment_id":"pay_1","amount":4999,"currency":"USD","merchant_id":"merch_abc"}'
+  kbus publish --topic refund.created --key ref_9 --data @refund.json --correlation-id req_abc123
+  kbus publish --topic orders.created --schemas ./schemas --data @order.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if topic == "" {
@@ -65,9 +75,27 @@ The topic must exist (see kbus topics create).`,
 			if err := checkJSON(raw); err != nil {
 				return fmt.Errorf("--data is not valid JSON: %w; nothing was sent", err)
 			}
+			var popts []producer.Option
+			if !noValidate || avro {
+				reg, err := loadCatalog(catalogDir)
+				if err != nil {
+					return err
+				}
+				version := cmp.Or(schemaVersion, envelope.DefaultSchemaVersion)
+				if err := reg.ValidateJSON(topic, version, raw); err != nil {
+					return fmt.Errorf("--data does not match the schema (use --no-validate to send it anyway): %w; nothing was sent", err)
+				}
+				popts = append(popts, producer.Schemas(reg))
+			}
+			if noValidate {
+				popts = append(popts, producer.SkipSchemaValidation())
+			}
 			var opts []producer.PublishOption
 			if schemaVersion != "" {
 				opts = append(opts, producer.SchemaVersion(schemaVersion))
+			}
+			if avro {
+				opts = append(opts, producer.ContentType(envelope.ContentTypeAvro))
 			}
 			if corr != "" {
 				opts = append(opts, producer.CorrelationID(corr))
@@ -90,7 +118,7 @@ The topic must exist (see kbus topics create).`,
 				return fmt.Errorf("topic %q does not exist at %s (create it with: kbus topics create %s); nothing was sent", topic, a.brokers, topic)
 			}
 
-			p, err := producer.New(producer.Brokers(splitBrokers(a.brokers)...), producer.Name(producerName))
+			p, err := producer.New(append(popts, producer.Brokers(splitBrokers(a.brokers)...), producer.Name(producerName))...)
 			if err != nil {
 				return err
 			}
@@ -113,6 +141,9 @@ The topic must exist (see kbus topics create).`,
 	f.StringVar(&schemaVersion, "schema-version", "", "metadata.schema_version (default \"1.0\")")
 	f.StringVar(&corr, "correlation-id", "", "metadata.correlation_id")
 	f.StringVar(&producerName, "producer-name", "kbus-cli", "the envelope's producer field")
+	f.StringVar(&catalogDir, "schemas", "", "schema catalog directory (<type>/<major>.<minor>.avsc); default: kbus's shipped catalog")
+	f.BoolVar(&noValidate, "no-validate", false, "send data without checking it against the schema catalog")
+	f.BoolVar(&avro, "avro", false, "send data as Avro binary (application/avro); it is validated even with --no-validate")
 	return cmd
 }
 

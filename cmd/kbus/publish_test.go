@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,13 +14,14 @@ import (
 
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/kbustest"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 func TestPublish(t *testing.T) {
 	topic := kbustest.Topic(t, 3)
 
 	id := strings.TrimSpace(mustCLI(t, "publish", "--topic", topic, "--key", "pay_1",
-		"--data", `{"payment_id":"pay_1","amount":4999}`, "--correlation-id", "req_abc123", "--schema-version", "2.1"))
+		"--no-validate", "--data", `{"payment_id":"pay_1","amount":4999}`, "--correlation-id", "req_abc123", "--schema-version", "2.1"))
 	if _, err := envelope.ParseMessageID(id); err != nil {
 		t.Fatalf("publish printed %q, not a message id: %v", id, err)
 	}
@@ -29,7 +31,7 @@ func TestPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res publishResult
-	decodeJSON(t, mustCLI(t, "publish", "-o", "json", "--topic", topic, "--key", "pay_2", "--data", "@"+data, "--producer-name", "billing"), &res)
+	decodeJSON(t, mustCLI(t, "publish", "-o", "json", "--topic", topic, "--key", "pay_2", "--data", "@"+data, "--no-validate", "--producer-name", "billing"), &res)
 	if _, err := envelope.ParseMessageID(res.MessageID); err != nil || res.Topic != topic || res.Partition < 0 || res.Offset < 0 {
 		t.Fatalf("publish -o json = %+v", res)
 	}
@@ -112,7 +114,19 @@ func TestPublishInvalid(t *testing.T) {
 	failCLI(t, "--topic is required", "publish", "--data", "{}")
 	failCLI(t, "--data is required", "publish", "--topic", topic)
 	failCLI(t, "not a valid topic name", "publish", "--topic", "bad topic", "--data", "{}")
-	failCLI(t, "does not exist", "publish", "--topic", topic+".missing", "--data", "{}")
+	failCLI(t, "does not exist", "publish", "--topic", topic+".missing", "--no-validate", "--data", "{}")
+	// Data is checked against the schema catalog before anything is sent.
+	for _, tc := range []struct{ topic, data, want string }{
+		{"payment.completed", `{"payment_id":"p","currency":"USD","merchant_id":"m"}`, "field amount: required field is missing"},
+		{"payment.completed", `{"payment_id":"p","amount":"49.99","currency":"USD","merchant_id":"m"}`, "field amount: expected long"},
+		{topic, `{}`, "unknown event type"},
+	} {
+		msg := failCLI(t, tc.want, "publish", "--topic", tc.topic, "--data", tc.data)
+		if !strings.Contains(msg, "nothing was sent") || !strings.Contains(msg, "--no-validate") {
+			t.Errorf("error %q should say that nothing was sent, and how to skip the check", msg)
+		}
+	}
+	failCLI(t, "bad catalog", "publish", "--topic", topic, "--schemas", t.TempDir(), "--data", "{}")
 
 	// Nothing reached the topic.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -123,5 +137,54 @@ func TestPublishInvalid(t *testing.T) {
 	}
 	if o, _ := ends.Lookup(topic, 0); o.Err != nil || o.Offset != 0 {
 		t.Errorf("topic end offset = %+v, want 0: something was sent", o)
+	}
+}
+
+// --schemas DIR names a user's catalog; --avro sends the data as Avro.
+func TestPublishAvroWithOwnCatalog(t *testing.T) {
+	topic := kbustest.Topic(t, 1)
+	dir := t.TempDir()
+	v10, err := fs.ReadFile(schemas.DefaultCatalog(), "refund.created/1.0.avsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, topic), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, topic, "1.0.avsc"), v10, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refund := `{"refund_id":"ref_9","payment_id":"pay_1","amount":1500,"currency":"EUR","merchant_id":"merch_abc","order_id":null,"reason":"damaged","metadata":{}}`
+	id := strings.TrimSpace(mustCLI(t, "publish", "--topic", topic, "--schemas", dir, "--avro", "--data", refund))
+	failCLI(t, "field amount", "publish", "--topic", topic, "--schemas", dir, "--avro", "--data", `{"refund_id":"r"}`)
+
+	cl := kbustest.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fetches := cl.PollFetches(ctx)
+	if err := fetches.Err0(); err != nil {
+		t.Fatal(err)
+	}
+	recs := fetches.Records()
+	if len(recs) != 1 {
+		t.Fatalf("%d records on the topic, want 1", len(recs))
+	}
+	e, err := envelope.Unmarshal(recs[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.MessageID != id || e.Metadata.ContentType != envelope.ContentTypeAvro {
+		t.Fatalf("envelope %+v, want id %s with content type %s", e, id, envelope.ContentTypeAvro)
+	}
+	reg, err := schemas.Load(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := reg.DecodeEnvelope(e, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(back.Data) != refund {
+		t.Errorf("decoded data %s, want %s", back.Data, refund)
 	}
 }

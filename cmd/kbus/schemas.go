@@ -53,12 +53,7 @@ It exits non-zero, naming the type, the versions and the field at fault, when a 
 			if err != nil {
 				return err
 			}
-			var reg *schemas.Registry
-			if dir != "" {
-				reg, err = schemas.Load(os.DirFS(dir))
-			} else {
-				reg, err = schemas.Default()
-			}
+			reg, err := loadCatalog(dir)
 			if err != nil {
 				return err
 			}
@@ -99,4 +94,17 @@ It exits non-zero, naming the type, the versions and the field at fault, when a 
 	cmd.Flags().StringVar(&mode, "mode", "backward", "backward, forward or full")
 	cmd.Flags().StringVar(&dir, "dir", "", "a catalog directory instead of the built-in one")
 	return cmd
+}
+
+// loadCatalog loads the schema catalog in dir, or kbus's shipped catalog
+// when dir is empty.
+func loadCatalog(dir string) (*schemas.Registry, error) {
+	if dir == "" {
+		return schemas.Default()
+	}
+	reg, err := schemas.Load(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("schema catalog %s: %w", dir, err)
+	}
+	return reg, nil
 }

@@ -97,7 +97,7 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 		t.Fatalf("register: %d %+v", resp.StatusCode, ep)
 	}
 
-	p, err := producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"))
+	p, err := producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"), producer.SkipSchemaValidation())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -226,7 +226,7 @@ func run(c config) (*result, error) {
 
 	// The producer, warmed up (metadata, producer id) before anything is
 	// measured: one event nobody is subscribed to yet.
-	prod, err := producer.New(producer.Brokers(strings.Split(c.brokers, ",")...), producer.Name("ssebench"))
+	prod, err := producer.New(producer.Brokers(strings.Split(c.brokers, ",")...), producer.Name("ssebench"), producer.SkipSchemaValidation())
 	if err != nil {
 		return nil, err
 	}
