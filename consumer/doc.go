@@ -129,7 +129,9 @@
 //     larger than [Config].MaxEnvelopeSize; it never reaches a handler and
 //     is not retried, and the entry keeps its raw bytes;
 //   - no_handler: the event type has no handler and [Config].UnknownType is
-//     [DeadLetterUnknown].
+//     [DeadLetterUnknown];
+//   - schema_incompatible: the event's schema version cannot be read at the
+//     version its handler declares (see "Schema versions" below).
 //
 // With the default [SkipUnknown], events of types without a handler are
 // skipped, counted (skipped_total, reason no_handler) and logged at debug
@@ -147,6 +149,29 @@
 // the message id and that key, so it is processed once even though the
 // event itself was processed before. A handler that needs the Kafka record
 // (headers, key, partition, offset) gets it with [Record].
+//
+// # Schema versions and Avro
+//
+// Every envelope names its schema version (metadata.schema_version) and
+// its content type. A handler declares the version it is written for with
+// [SchemaVersion]:
+//
+//	c.HandleTx("payment.completed", markPaid, consumer.SchemaVersion("1.1"))
+//
+// Each event is then resolved to 1.1 with Avro schema resolution against
+// [Config].Schemas (default: kbus's shipped catalog) before the handler
+// runs: events written with 1.0 arrive with 1.1's defaults for the fields
+// 1.0 did not have, events written with a later compatible version arrive
+// without the fields 1.1 does not know, and the handler's envelope says
+// 1.1. An event that cannot be resolved (an incompatible or unknown
+// version) is dead-lettered with reason schema_incompatible, and the
+// partition goes on; replay it once a handler that reads it is deployed.
+//
+// Events whose data is Avro binary (content type application/avro, see
+// producer.AvroTopics) are decoded to JSON before any handler sees them,
+// with or without SchemaVersion, so a topic can carry both forms. Without
+// SchemaVersion, JSON data reaches the handler exactly as it was published.
+// See docs/schemas.md for upgrading producers and consumers independently.
 //
 // # Ordering and concurrency
 //

@@ -28,6 +28,23 @@
 // publishing; use Publish on request paths, where the caller must know that
 // the event is durable before answering.
 //
+// # Schemas
+//
+// Before an event is sent, its data is checked against the schema of its
+// type and metadata.schema_version ([SchemaVersion], default "1.0") in a
+// schema catalog: kbus's shipped one ([schemas.Default]) unless [Schemas]
+// names your own. A payload that does not match is refused with an error
+// naming the field (a *[schemas.ValidationError]); an unknown type or
+// version is refused too. Nothing reaches the broker:
+//
+//	_, err := p.Publish(ctx, "payment.completed", "pay_1", []byte(`{"payment_id":"pay_1","amount":"49.99"}`))
+//	// producer: schemas: payment.completed 1.0: field amount: expected long (an integer), got string
+//
+// [SkipSchemaValidation] turns the check off for producers of topics
+// without schemas. [AvroTopics] (or [ContentType] per event) sends the data
+// as Avro binary instead of JSON, about half the size; the caller still
+// passes JSON, and kbus consumers decode both forms. See docs/schemas.md.
+//
 // # Guarantees and failures
 //
 // Records are written idempotently with acks from all in-sync replicas, so a

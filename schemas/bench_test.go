@@ -86,3 +86,25 @@ func BenchmarkJSONvsAvro(b *testing.B) {
 		b.ReportMetric(float64(size), "bytes/event")
 	})
 }
+
+// BenchmarkValidateJSON is the producer's per-event check of the seed's
+// payment against payment.completed 1.0, beside encoding/json decoding the
+// same bytes into a struct (no validation) as the baseline.
+func BenchmarkValidateJSON(b *testing.B) {
+	reg := mustDefault(b)
+	b.Run("ValidateJSON", func(b *testing.B) {
+		for b.Loop() {
+			if err := reg.ValidateJSON("payment.completed", "1.0", []byte(seed)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json-Unmarshal", func(b *testing.B) {
+		for b.Loop() {
+			var p benchPayment
+			if err := json.Unmarshal([]byte(seed), &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -2,9 +2,11 @@
 // event type, validation of JSON event data against them, Avro encoding
 // with schema resolution between versions, and a compatibility gate.
 //
-// The package depends on the standard library and
-// github.com/hamba/avro/v2 only; producers, consumers and the kbus command
-// build on it.
+// The package depends on the standard library, github.com/hamba/avro/v2
+// and kbus's envelope package only; producers, consumers and the kbus
+// command build on it: the producer validates every event against a
+// Registry (and encodes Avro data with it), and the consumer decodes and
+// resolves events with [Registry.DecodeEnvelope].
 //
 // # The catalog
 //
@@ -63,6 +65,12 @@
 //	if errors.Is(err, schemas.ErrIncompatible) {
 //		// permanent: dead-letter with reason "schema_incompatible"
 //	}
+//
+// On the wire, Avro data travels in the envelope as a base64 JSON string
+// with content type application/avro ([Registry.AvroData]).
+// [Registry.DecodeEnvelope] turns any envelope, JSON or Avro, into JSON at
+// the version a reader wants; the consumer runtime calls it for handlers
+// that declare a version and for Avro events.
 //
 // # Adding a version
 //

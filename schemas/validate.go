@@ -73,6 +73,9 @@ func validateJSON(s avro.Schema, eventType, ver string, data []byte) (any, error
 }
 
 func decodeJSON(data []byte) (any, error) {
+	if x, ok := parseJSON(data); ok {
+		return x, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var x any

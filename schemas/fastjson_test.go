@@ -1,0 +1,60 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+	"testing"
+)
+
+// slowDecode is encoding/json with UseNumber, the reference for parseJSON.
+func slowDecode(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data")
+	}
+	return x, nil
+}
+
+// FuzzParseJSON: whatever parseJSON accepts, encoding/json accepts and
+// decodes to the same value.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"payment_id":"pay_1","amount":4999,"currency":"USD","merchant_id":"m","order_id":null,"metadata":{"a":"b"}}`,
+		`[1,-2.5e+3,0.1,true,false,null,"x",[],{}]`, ` {"a" : [ 1 , 2 ] } `, `"é"`, `01`, `1.`, `-`, `{"a":1,}`, `[1,]`,
+		`{"a":"\u00e9"}`, `"\x01"`, `{"a":1}{`, `tru`, `1e`, `{"a":1,"a":2}`, "\"\xff\"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := parseJSON(data)
+		if !ok {
+			return // the slow path decides
+		}
+		slow, err := slowDecode(data)
+		if err != nil {
+			t.Fatalf("parseJSON accepted %q, encoding/json refuses it: %v", data, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: parseJSON %#v, encoding/json %#v", data, fast, slow)
+		}
+	})
+}
+
+func TestParseJSONTakesTheCommonCase(t *testing.T) {
+	for _, s := range []string{
+		`{"payment_id":"pay_1","amount":4999,"currency":"USD","merchant_id":"merch_abc","order_id":null,"customer_email":"jane@example.com","metadata":{"source":"web"}}`,
+		`{"items":[{"sku":"a","qty":2}],"total":12.5,"paid":true,"note":"café"}`,
+	} {
+		if _, ok := parseJSON([]byte(s)); !ok {
+			t.Errorf("parseJSON fell back to encoding/json for %s", s)
+		}
+	}
+}
