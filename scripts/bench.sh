@@ -34,10 +34,11 @@ bench_producer() {
 	KBUS_REQUIRE_SERVICES=1 KBUS_BENCH_RECORD_SIZE_FILE="$WORK/record-size" \
 		go test ./producer -run '^$' -bench '^BenchmarkPublish$' -benchtime "${RECORDS}x" -count "$COUNT" \
 		| tee "$WORK/publish.txt" >&2
-	local size kbus raw kbusp rawp kbuss raws java
+	local size kbus kbusv raw kbusp rawp kbuss raws java
 	size=$(cat "$WORK/record-size")
 	rate() { awk -v name="$1" '$1 ~ "^BenchmarkPublish/" name "-[0-9]+$" { for (i=1;i<NF;i++) if ($(i+1)=="records/s") print $i }' "$WORK/publish.txt" | median; }
 	kbus=$(rate kbus)
+	kbusv=$(rate kbus-validated)
 	raw=$(rate franz-go)
 	kbusp=$(rate kbus-parallel)
 	rawp=$(rate franz-go-parallel)
@@ -72,11 +73,15 @@ idempotence and snappy compression (franz-go's default) to the same broker. Medi
 The first rows publish from one goroutine, so kbus's per-event work (building, validating and
 encoding the envelope, about 1.5 µs, see below) sits on the critical path; the next publish from
 four goroutines; the last make 64 goroutines each wait for every acknowledgement (\`Publish\`,
-\`ProduceSync\`), as request handlers do.
+\`ProduceSync\`), as request handlers do. The kbus rows skip the check of the data against its
+Avro schema (\`producer.SkipSchemaValidation\`), except the row marked *schema-validated*, which
+is the default outside benchmarks: its distance to the row above it is the check's price for this
+payload.
 
 | client | records/s | vs raw franz-go (same mode) | vs Java client |
 |---|---:|---:|---:|
 | kbus \`Producer.PublishAsync\`, 1 goroutine | ${kbus%.*} | $(ratio "$kbus" "$raw")× | $(ratio "$kbus" "$java")× |
+| kbus \`Producer.PublishAsync\`, 1 goroutine, schema-validated | ${kbusv%.*} | $(ratio "$kbusv" "$raw")× | $(ratio "$kbusv" "$java")× |
 | raw franz-go \`Client.Produce\`, 1 goroutine (baseline) | ${raw%.*} | 1.00× | $(ratio "$raw" "$java")× |
 | kbus \`Producer.PublishAsync\`, 4 goroutines | ${kbusp%.*} | $(ratio "$kbusp" "$rawp")× | $(ratio "$kbusp" "$java")× |
 | raw franz-go \`Client.Produce\`, 4 goroutines (baseline) | ${rawp%.*} | 1.00× | $(ratio "$rawp" "$java")× |
@@ -198,6 +203,45 @@ $(grep -E '^Benchmark' "$WORK/envelope.txt")
 MD
 }
 
+# --- schemas: validation at publish, JSON vs Avro ------------------------------
+bench_schemas() {
+	log "bench: schemas"
+	go test ./schemas -run '^$' -bench 'BenchmarkJSONvsAvro|BenchmarkValidateJSON' -count "$COUNT" | tee "$WORK/schemas.txt" >&2
+	nsop() { awk -v name="$1" '$1 ~ "^" name "-[0-9]+$" { print $3 }' "$WORK/schemas.txt" | median; }
+	size() { awk -v name="$1" '$1 ~ "^" name "-[0-9]+$" { for (i=1;i<NF;i++) if ($(i+1)=="bytes/event") print $i }' "$WORK/schemas.txt" | median; }
+	local vj uj js av rg jsz avz
+	vj=$(nsop BenchmarkValidateJSON/ValidateJSON)
+	uj=$(nsop BenchmarkValidateJSON/encoding-json-Unmarshal)
+	js=$(nsop BenchmarkJSONvsAvro/JSON)
+	av=$(nsop BenchmarkJSONvsAvro/Avro)
+	rg=$(nsop BenchmarkJSONvsAvro/RegistryEncodeDecode)
+	jsz=$(size BenchmarkJSONvsAvro/JSON)
+	avz=$(size BenchmarkJSONvsAvro/Avro)
+	cat >>"$WORK/report.md" <<MD
+## Schemas: validation at publish, JSON vs Avro
+
+The seed's \`payment.completed\` event (schemas/bench_test.go), without the network. Validation is
+what every publish does by default: the data checked field by field against its Avro schema; the
+baseline is encoding/json decoding the same bytes into a struct, which checks no schema. JSON vs
+Avro: encode and decode of the same struct with encoding/json and with hamba/avro (catalog schema
+1.0); *registry* is the path that starts and ends with JSON (\`EncodeAvro\` + \`DecodeAvro\`), what a
+producer on an Avro topic and a consumer pay together. Median of ${COUNT} runs.
+
+| operation | ns/op | bytes/event | vs baseline |
+|---|---:|---:|---:|
+| \`Registry.ValidateJSON\` | ${vj} | | $(ratio "$uj" "$vj")× the speed of encoding/json |
+| encoding/json \`Unmarshal\` into a struct (baseline) | ${uj} | | 1.00× |
+| JSON encode + decode (encoding/json, struct) | ${js} | ${jsz%.*} | 1.00× |
+| Avro encode + decode (hamba/avro, struct) | ${av} | ${avz%.*} | $(ratio "$js" "$av")× the speed, $(ratio "$avz" "$jsz")× the size |
+| registry: JSON → Avro → JSON | ${rg} | ${avz%.*} | |
+
+\`\`\`
+$(grep -E '^Benchmark' "$WORK/schemas.txt")
+\`\`\`
+
+MD
+}
+
 # --- SSE: fan-out latency of `kbus serve sse` (scripts/bench-sse.sh) ----------
 bench_sse() {
 	log "bench: sse fan-out (scripts/bench-sse.sh)"
@@ -209,6 +253,7 @@ bench_producer
 bench_consumer
 bench_webhooks
 bench_envelope
+bench_schemas
 bench_sse
 
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
