@@ -269,35 +269,61 @@ func (o *outgoing) finish(_ *kgo.Record, err error) {
 	}
 }
 
+// prepare checks extra headers, encodes Avro data, and validates and
+// encodes e into dst, checking its size and its data against the schema.
+func (p *Producer) prepare(e *envelope.Envelope, extra []envelope.Header, dst []byte) ([]byte, error) {
+	for _, h := range extra {
+		if strings.HasPrefix(h.Key, "kbus-") {
+			return dst, fmt.Errorf("%w: %q", ErrReservedHeader, h.Key)
+		}
+	}
+	encoded := e.Metadata.ContentType == envelope.ContentTypeAvro && !isJSONString(e.Data)
+	if err := p.encode(e); err != nil {
+		return dst, fmt.Errorf("producer: %w", err)
+	}
+	buf, err := envelope.AppendMarshal(dst, *e)
+	if err == nil {
+		err = envelope.CheckSize(len(buf), p.cfg.maxSize)
+	}
+	if err == nil {
+		err = p.conform(e, encoded)
+	}
+	if err != nil {
+		return buf, fmt.Errorf("producer: %w", err)
+	}
+	return buf, nil
+}
+
+// Prepare builds the envelope that Publish would send for data on topic and
+// checks it as Publish does (the envelope, the data against its schema, the
+// size, the extra headers), without sending anything. It returns the
+// envelope as it would travel (Avro data encoded) and the headers given
+// with [Headers]; send it later with [Producer.PublishEnvelope]. The
+// transactional outbox (package producer/outbox) stores what Prepare
+// returns, so that an event that could never be published is refused inside
+// the caller's transaction.
+func (p *Producer) Prepare(ctx context.Context, topic string, data []byte, opts ...PublishOption) (envelope.Envelope, []envelope.Header, error) {
+	e, pc := p.build(ctx, topic, bytes.Clone(data), opts)
+	if _, err := p.prepare(&e, pc.headers, nil); err != nil {
+		return e, nil, err
+	}
+	return e, pc.headers, nil
+}
+
 // produce validates and encodes e and hands it to the client. It returns an
 // error only when nothing was handed over; otherwise done (if not nil)
 // reports the outcome.
 func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope, extra []envelope.Header, done func(Receipt, error)) error {
-	for _, h := range extra {
-		if strings.HasPrefix(h.Key, "kbus-") {
-			return fmt.Errorf("%w: %q", ErrReservedHeader, h.Key)
-		}
-	}
-	encoded := e.Metadata.ContentType == envelope.ContentTypeAvro && !isJSONString(e.Data)
-	if err := p.encode(&e); err != nil {
-		return fmt.Errorf("producer: %w", err)
-	}
 	o, _ := p.pool.Get().(*outgoing)
 	if o == nil {
 		o = &outgoing{p: p}
 		o.promise = o.finish
 	}
-	buf, err := envelope.AppendMarshal(o.buf[:0], e)
-	if err == nil {
-		err = envelope.CheckSize(len(buf), p.cfg.maxSize)
-	}
-	if err == nil {
-		err = p.conform(&e, encoded)
-	}
+	buf, err := p.prepare(&e, extra, o.buf[:0])
 	if err != nil {
 		o.buf = buf
 		p.pool.Put(o)
-		return fmt.Errorf("producer: %w", err)
+		return err
 	}
 	valueLen := len(buf)
 	buf = append(buf, key...)
