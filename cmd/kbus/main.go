@@ -96,6 +96,6 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.StringVar(&a.dbURL, "database-url", envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable"),
 		"PostgreSQL URL, for commands that need the database (env DATABASE_URL)")
-	root.AddCommand(newDLQCmd(a), newServeCmd(a), newTopicsCmd(a), newLagCmd(a), newPublishCmd(a), newMigrateCmd(a), newKeysCmd(a), newSchemasCmd(a))
+	root.AddCommand(newDLQCmd(a), newServeCmd(a), newTopicsCmd(a), newLagCmd(a), newPublishCmd(a), newMigrateCmd(a), newKeysCmd(a), newSchemasCmd(a), newOutboxCmd(a))
 	return root
 }

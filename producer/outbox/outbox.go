@@ -312,8 +312,26 @@ func (o *Outbox) round(ctx context.Context, conn *pgx.Conn) (int, error) {
 	return len(batch), nil
 }
 
+// Status describes the rows waiting in an outbox table.
+type Status struct {
+	Pending int64         `json:"pending"`          // rows not yet published
+	Oldest  time.Duration `json:"oldest_ns"`        // age of the oldest row; 0 when none
+	Failing []Failing     `json:"failing,omitzero"` // rows whose publish failed, oldest first
+}
+
+// Failing is a row whose last publish attempt failed.
+type Failing struct {
+	MessageID string    `json:"message_id"`
+	Topic     string    `json:"topic"`
+	Key       string    `json:"key"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 // Pending returns the number of rows waiting in the outbox and the age of
-// the oldest, for health checks and alerts.
+// the oldest, for health checks and alerts. A growing age means the relay
+// is not running or a row keeps failing (see [Inspect]).
 func Pending(ctx context.Context, db *pgxpool.Pool) (n int64, oldest time.Duration, err error) {
 	var secs float64
 	err = db.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM kbus_outbox`).Scan(&n, &secs)
@@ -321,6 +339,28 @@ func Pending(ctx context.Context, db *pgxpool.Pool) (n int64, oldest time.Durati
 		return 0, 0, fmt.Errorf("outbox: %w", err)
 	}
 	return n, time.Duration(secs * float64(time.Second)), nil
+}
+
+// Inspect returns the outbox's Status with up to limit failing rows.
+func Inspect(ctx context.Context, db *pgxpool.Pool, limit int) (Status, error) {
+	var st Status
+	var err error
+	if st.Pending, st.Oldest, err = Pending(ctx, db); err != nil {
+		return st, err
+	}
+	rows, err := db.Query(ctx, `SELECT message_id, topic, record_key, attempts, last_error, created_at
+		FROM kbus_outbox WHERE last_error IS NOT NULL ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return st, fmt.Errorf("outbox: %w", err)
+	}
+	st.Failing, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failing, error) {
+		var f Failing
+		return f, r.Scan(&f.MessageID, &f.Topic, &f.Key, &f.Attempts, &f.LastError, &f.CreatedAt)
+	})
+	if err != nil {
+		return st, fmt.Errorf("outbox: %w", err)
+	}
+	return st, nil
 }
 
 func jitter(d time.Duration) time.Duration {
