@@ -92,6 +92,29 @@
 // it (processed_events) still does: replaying an event the group did
 // process after all has no second effect.
 //
+// # Replaying a DLQ
+//
+// [ReplayEntries] is what `kbus dlq replay` runs: it reads a group's DLQ up
+// to the end it has when the replay starts and sends [Entry.Replay] of every
+// selected entry, waiting for each acknowledgement. With
+// [ReplayOptions].Progress set it is resumable: its position on the DLQ
+// topic is committed, every BatchSize records, in the consumer group
+// [ProgressGroup](group, progress), so an interrupted replay continues
+// where it stopped (resending at most one batch, which consumers
+// deduplicate) and running it again later sends only entries dead-lettered
+// since:
+//
+//	sum, err := dlq.ReplayEntries(ctx, cl, dlq.ReplayOptions{
+//		Group:    "ledger",
+//		Match:    func(e dlq.Entry) bool { return e.FailureReason == dlq.ReasonHandlerError },
+//		Progress: "reason-handler_error", // names the selection
+//	})
+//	// sum.Replayed, sum.NotSelected, sum.Malformed...
+//
+// DryRun reports what would be sent without sending or tracking anything;
+// FromStart ignores the tracked progress; ToTopic sends elsewhere than each
+// entry's original topic.
+//
 // # Concurrency
 //
 // [Writer] is safe for concurrent use. [Read] may run concurrently with

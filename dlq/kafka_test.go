@@ -187,8 +187,26 @@ func TestReadEmptyTopic(t *testing.T) {
 	ctx := testCtx(t)
 	g := group(t)
 	cl := kbustest.Client(t)
-	if resp, err := kbustest.Admin(t).CreateTopic(ctx, 2, -1, nil, dlq.Topic(g)); err != nil || resp.Err != nil {
+	adm := kbustest.Admin(t)
+	if resp, err := adm.CreateTopic(ctx, 2, -1, nil, dlq.Topic(g)); err != nil || resp.Err != nil {
 		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	// The broker learns of a new topic asynchronously: until it does, Read
+	// rightly says there is no such topic. Wait until both partitions have a
+	// leader, as a DLQ written by a Writer would.
+	for {
+		md, err := adm.Metadata(ctx, dlq.Topic(g))
+		if err == nil {
+			if td, ok := md.Topics[dlq.Topic(g)]; ok && td.Err == nil && len(td.Partitions) == 2 &&
+				td.Partitions[0].Leader >= 0 && td.Partitions[1].Leader >= 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topic %s not ready: %v", dlq.Topic(g), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	if got := readAll(t, ctx, cl, g); len(got) != 0 {
 		t.Fatalf("read %d entries from an empty topic", len(got))

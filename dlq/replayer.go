@@ -63,19 +63,19 @@ const (
 
 // ReplayResult is the outcome of one DLQ record.
 type ReplayResult struct {
-	Entry   Entry
-	Record  *kgo.Record // the DLQ record
-	Outcome ReplayOutcome
-	Err     error // for Malformed and ReplayFailed
+	Entry   Entry         // the decoded entry (for Malformed, what could be decoded)
+	Record  *kgo.Record   // the DLQ record
+	Outcome ReplayOutcome // what happened to it
+	Err     error         // for Malformed and ReplayFailed
 }
 
 // ReplaySummary counts a replay's outcomes.
 type ReplaySummary struct {
-	Replayed    int `json:"replayed"`
-	WouldReplay int `json:"would_replay"`
-	NotSelected int `json:"not_selected"`
-	Malformed   int `json:"malformed"`
-	Failed      int `json:"failed"`
+	Replayed    int `json:"replayed"`     // entries sent
+	WouldReplay int `json:"would_replay"` // entries selected in a DryRun
+	NotSelected int `json:"not_selected"` // entries Match refused
+	Malformed   int `json:"malformed"`    // DLQ records that are not entries
+	Failed      int `json:"failed"`       // sends that failed (at most 1: the replay stops)
 }
 
 // ProgressGroup is the consumer group that tracks the progress of the

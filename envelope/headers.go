@@ -21,8 +21,8 @@ const (
 //
 // A Header is a plain value; Value is shared between copies.
 type Header struct {
-	Key   string
-	Value []byte
+	Key   string // the header's name, such as HeaderMessageID
+	Value []byte // its value, raw bytes (UTF-8 text for kbus's own headers)
 }
 
 // Headers returns the identifying fields of e as Kafka headers, in this

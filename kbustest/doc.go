@@ -17,6 +17,11 @@
 // (scripts/kafka.sh and scripts/postgres.sh), and `docker compose up -d` does
 // the same on a machine with Docker.
 //
+// Around them: [Client] and [Admin] give franz-go clients for the broker,
+// closed at cleanup; [Name] makes a unique name for a consumer group or any
+// other per-test resource; [Database] carries the schema's URL for child
+// processes the test starts.
+//
 // When a service does not answer, the test is skipped, unless
 // KBUS_REQUIRE_SERVICES=1 is set (as `make test` and CI do), in which case the
 // test fails: a skipped integration test proves nothing.

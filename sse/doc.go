@@ -44,6 +44,24 @@
 // is not replayed. Keying one client's events to one partition (by tenant)
 // rules it out.
 //
+// A minimal server (`kbus serve sse` is a complete one, with metrics and
+// graceful shutdown):
+//
+//	srv, err := sse.NewServer(sse.Config{
+//		Brokers: []string{"127.0.0.1:9092"},
+//		Topics:  []string{"payment.completed", "payment.failed"}, // must exist
+//		Keys:    apikey.NewStore(pool),
+//	})
+//	if err != nil { ... }
+//	go srv.Run(ctx) // reads the topics until ctx ends
+//	<-srv.Ready()   // listen only now: EventSource gives up on a 503
+//	http.Handle("GET /events/stream", srv.Handler())
+//	http.ListenAndServe(":8081", nil)
+//	// on the way out: srv.Shutdown(ctx) ends the streams so that clients reconnect elsewhere
+//
+// Instances need nothing in common but Kafka and the API keys' database:
+// run as many as the load needs, behind any load balancer.
+//
 // [Reader] parses a stream as the HTML specification defines it, for Go
 // clients and tests; [AppendEvent] writes the wire format.
 package sse

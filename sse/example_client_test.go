@@ -9,6 +9,10 @@ import (
 	"github.com/kbus-dev/kbus/sse"
 )
 
+// A Reader parses a stream event by event: comments go to OnComment, a
+// retry field changes Retry, an event without an id keeps the last one, and
+// a final event cut off by the end of the stream is dropped, as the HTML
+// specification says. LastEventID is what to send when reconnecting.
 func ExampleReader() {
 	stream := "retry: 5000\n\n" +
 		": heartbeat\n\n" +

@@ -81,8 +81,9 @@ type Config struct {
 // so resuming works across restarts and instances for as long as the topics
 // retain the events.
 //
-// A Server is an http.Handler, safe for concurrent use. Call Run to start
-// reading Kafka, and Shutdown to end the streams.
+// A Server is safe for concurrent use. [Server.Handler] is the http.Handler
+// of the stream; call Run to start reading Kafka, serve the handler once
+// Ready is closed, and call Shutdown to end the streams.
 type Server struct {
 	cfg   Config
 	admin *kgo.Client

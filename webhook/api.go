@@ -86,6 +86,8 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	return a, nil
 }
 
+// ServeHTTP authenticates the request with its API key (401 without a valid
+// one) and serves the registration API described on [API].
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
 
 // apiError is the JSON error body.

@@ -33,9 +33,9 @@ var DefaultSchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Mi
 
 // Failure reasons of webhook dead letters (dlq.Entry.FailureReason).
 const (
-	ReasonDeliveryFailed       = "webhook_delivery_failed" // the schedule was exhausted
-	ReasonEndpointGone         = "webhook_endpoint_gone"   // the receiver answered 410 Gone
-	ReasonEndpointDisabled     = "webhook_endpoint_disabled"
+	ReasonDeliveryFailed       = "webhook_delivery_failed"       // the schedule was exhausted
+	ReasonEndpointGone         = "webhook_endpoint_gone"         // the receiver answered 410 Gone
+	ReasonEndpointDisabled     = "webhook_endpoint_disabled"     // the endpoint was disabled or deleted before the delivery went out
 	ReasonForbiddenDestination = "webhook_forbidden_destination" // refused by the SSRF guard
 )
 
@@ -103,7 +103,10 @@ type Dispatcher struct {
 
 // DispatcherStats counts a dispatcher's work since it was created.
 type DispatcherStats struct {
-	Attempts, Succeeded, Failed, DeadLettered int64
+	Attempts     int64 // POSTs made (or refused by the SSRF guard)
+	Succeeded    int64 // attempts answered with 2xx
+	Failed       int64 // attempts that failed: to be retried or dead-lettered
+	DeadLettered int64 // deliveries written to the DLQ
 }
 
 // NewDispatcher returns a dispatcher for cfg.

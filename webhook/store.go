@@ -27,17 +27,21 @@ const (
 )
 
 // An Endpoint is a URL a tenant registered to receive events of some types.
+//
+// Its JSON form is what the registration API returns. The signing secret is
+// not part of it: the API returns a secret only when it generates one, at
+// registration and at a rotation.
 type Endpoint struct {
-	ID               string    `json:"id"`
-	TenantID         string    `json:"tenant_id"`
-	URL              string    `json:"url"`
-	Events           []string  `json:"events"`
-	Description      string    `json:"description,omitempty"`
-	Status           string    `json:"status"`
-	DisabledReason   string    `json:"disabled_reason,omitempty"`
-	StandardWebhooks bool      `json:"standard_webhooks"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	ID               string    `json:"id"`                        // "wh_" + a ULID
+	TenantID         string    `json:"tenant_id"`                 // the tenant (merchant_id) whose events it receives
+	URL              string    `json:"url"`                       // where deliveries are POSTed
+	Events           []string  `json:"events"`                    // the event types it subscribed to
+	Description      string    `json:"description,omitempty"`     // the tenant's label
+	Status           string    `json:"status"`                    // StatusActive or StatusDisabled
+	DisabledReason   string    `json:"disabled_reason,omitempty"` // why it was disabled (410 Gone, failing too long, the API)
+	StandardWebhooks bool      `json:"standard_webhooks"`         // also send the Standard Webhooks headers
+	CreatedAt        time.Time `json:"created_at"`                // when it was registered
+	UpdatedAt        time.Time `json:"updated_at"`                // its last change
 
 	secret          string
 	previousSecret  string
@@ -56,15 +60,15 @@ func (e Endpoint) secrets(now time.Time) []string {
 
 // A Delivery is one event sent (or to be sent) to one endpoint.
 type Delivery struct {
-	ID            string     `json:"id"`
-	EndpointID    string     `json:"endpoint_id"`
-	MessageID     string     `json:"message_id"`
-	EventType     string     `json:"event_type"`
-	Status        string     `json:"status"`
-	Attempts      int        `json:"attempts"`
-	NextAttemptAt *time.Time `json:"next_attempt_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	ID            string     `json:"id"`              // "dlv_" + random hex
+	EndpointID    string     `json:"endpoint_id"`     // the endpoint it goes to
+	MessageID     string     `json:"message_id"`      // the event's message id, sent as X-Webhook-Id
+	EventType     string     `json:"event_type"`      // the event's type
+	Status        string     `json:"status"`          // DeliveryPending, DeliverySucceeded or DeliveryFailed
+	Attempts      int        `json:"attempts"`        // POSTs made so far
+	NextAttemptAt *time.Time `json:"next_attempt_at"` // when the next attempt is due; nil unless pending
+	CreatedAt     time.Time  `json:"created_at"`      // when the fan-out made it
+	UpdatedAt     time.Time  `json:"updated_at"`      // its last change
 	// DeliveryAttempts is the attempt log, oldest first (only in single
 	// delivery answers).
 	DeliveryAttempts []Attempt `json:"delivery_attempts,omitempty"`
@@ -73,14 +77,14 @@ type Delivery struct {
 // An Attempt is one POST of a delivery, as the seed's delivery_attempts show
 // it, plus diagnostics.
 type Attempt struct {
-	Attempt        int        `json:"attempt"`
-	Timestamp      time.Time  `json:"timestamp"`
-	ResponseStatus *int       `json:"response_status"`
-	NextRetry      *time.Time `json:"next_retry"`
-	Success        bool       `json:"success"`
-	DurationMS     int        `json:"duration_ms"`
-	Error          string     `json:"error,omitempty"`
-	ResponseBody   string     `json:"response_body,omitempty"`
+	Attempt        int        `json:"attempt"`                 // 1 for the first POST
+	Timestamp      time.Time  `json:"timestamp"`               // when it was sent
+	ResponseStatus *int       `json:"response_status"`         // the HTTP status; nil when no response came
+	NextRetry      *time.Time `json:"next_retry"`              // when the next attempt is due; nil after the last
+	Success        bool       `json:"success"`                 // a 2xx answer
+	DurationMS     int        `json:"duration_ms"`             // time until the response (or the failure)
+	Error          string     `json:"error,omitempty"`         // the transport error, if any
+	ResponseBody   string     `json:"response_body,omitempty"` // the start of the response body (DispatcherConfig.MaxResponseBody)
 }
 
 // Errors of the store, surfaced by the API as 404s and 409s.

@@ -1,16 +1,23 @@
 // Command kbus is the operator's tool for a kbus event bus: dead-letter
-// queues (list, show, replay), topics, consumer lag, one-off publishing and
-// database migrations.
+// queues (list, show, replay), topics, consumer lag, one-off publishing, the
+// schema catalog's compatibility check, database migrations, tenants' API
+// keys, and the webhook and SSE servers.
 //
 //	kbus dlq list --group order-service
 //	kbus dlq replay --group order-service --all
 //	kbus topics list
 //	kbus lag --group order-service
-//	kbus publish --topic payment.completed --key pay_1 --data '{"amount":4999}'
+//	kbus publish --topic payment.completed --key pay_1 --data @payment.json
+//	kbus schemas check --mode full
 //	kbus migrate
+//	kbus keys create --tenant merch_abc
+//	kbus serve webhooks --event-types payment.completed,refund.created
+//	kbus serve sse --event-types payment.completed,refund.created
 //
-// Every command takes --brokers (or KAFKA_BROKERS) and --output table|json,
+// Every command takes --brokers (or KAFKA_BROKERS), --database-url (or
+// DATABASE_URL) where it needs the database, and --output table|json; it
 // exits 0 on success, and non-zero with a one-line reason on failure.
+// `kbus <command> --help` documents each command's flags.
 package main
 
 import (
