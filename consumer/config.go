@@ -38,6 +38,7 @@ const (
 	AtMostOnce
 )
 
+// String returns "transactional", "at-least-once" or "at-most-once".
 func (m Mode) String() string {
 	switch m {
 	case Transactional:

@@ -32,11 +32,11 @@ var (
 
 // A Receipt describes a published event.
 type Receipt struct {
-	MessageID   string
-	Topic       string
-	Partition   int32
-	Offset      int64
-	PublishedAt time.Time
+	MessageID   string    // the envelope's message_id: the dedup key, and the id to reuse in a retry
+	Topic       string    // the topic, the event type
+	Partition   int32     // the partition the key chose; -1 when the event was not written
+	Offset      int64     // the record's offset in the partition; -1 when not written
+	PublishedAt time.Time // the envelope's published_at (UTC, millisecond precision)
 }
 
 // Producer publishes events, each wrapped in an [envelope.Envelope], onto

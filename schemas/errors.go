@@ -52,6 +52,7 @@ type ValidationError struct {
 	Reason  string // what is wrong, e.g. "required field is missing"
 }
 
+// Error returns "schemas: <type> <version>: field <field>: <reason>".
 func (e *ValidationError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("schemas: %s %s: %s", e.Type, e.Version, e.Reason)
