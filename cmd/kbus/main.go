@@ -1,7 +1,8 @@
 // Command kbus is the operator's tool for a kbus event bus: dead-letter
 // queues (list, show, replay), topics, consumer lag, one-off publishing, the
 // schema catalog's compatibility check, database migrations, tenants' API
-// keys, and the webhook and SSE servers.
+// keys, the transactional outbox's status, pruning of old dedup rows, and
+// the webhook and SSE servers.
 //
 //	kbus dlq list --group order-service
 //	kbus dlq replay --group order-service --all
@@ -11,6 +12,8 @@
 //	kbus schemas check --mode full
 //	kbus migrate
 //	kbus keys create --tenant merch_abc
+//	kbus outbox status --max-age 1m
+//	kbus prune --group order-service --older-than 720h
 //	kbus serve webhooks --event-types payment.completed,refund.created
 //	kbus serve sse --event-types payment.completed,refund.created
 //
@@ -103,6 +106,6 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.StringVar(&a.dbURL, "database-url", envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable"),
 		"PostgreSQL URL, for commands that need the database (env DATABASE_URL)")
-	root.AddCommand(newDLQCmd(a), newServeCmd(a), newTopicsCmd(a), newLagCmd(a), newPublishCmd(a), newMigrateCmd(a), newKeysCmd(a), newSchemasCmd(a), newOutboxCmd(a))
+	root.AddCommand(newDLQCmd(a), newServeCmd(a), newTopicsCmd(a), newLagCmd(a), newPublishCmd(a), newMigrateCmd(a), newKeysCmd(a), newSchemasCmd(a), newOutboxCmd(a), newPruneCmd(a))
 	return root
 }

@@ -36,3 +36,19 @@ func TestOutboxStatus(t *testing.T) {
 		t.Errorf("--max-age 1ns: err = %v", r.err)
 	}
 }
+
+func TestPrune(t *testing.T) {
+	db := kbustest.DB(t)
+	if _, err := db.Pool.Exec(context.Background(), `INSERT INTO processed_events (consumer_group, message_id, topic, "partition", "offset", processed_at)
+		VALUES ('order-service', 'msg_old', 't', 0, 1, now() - interval '31 days'), ('order-service', 'msg_new', 't', 0, 2, now())`); err != nil {
+		t.Fatal(err)
+	}
+	var res pruned
+	decodeJSON(t, dbCLI(t, db, "prune", "--group", "order-service", "--older-than", "720h", "-o", "json").stdout, &res)
+	if res.Deleted != 1 {
+		t.Errorf("prune = %+v, want 1 deleted", res)
+	}
+	if r := execCLI(t, "--database-url", db.URL, "prune", "--group", "order-service"); r.err == nil {
+		t.Error("prune without --older-than: no error")
+	}
+}
