@@ -30,6 +30,11 @@ type APIConfig struct {
 	// accepted (local receivers in tests and demos); every other URL must be
 	// https://.
 	AllowHTTPHosts []string
+	// SecretKey, 32 bytes, encrypts the endpoints' signing secrets at rest
+	// (AES-256-GCM); the dispatchers need the same key to sign. Without it
+	// secrets are stored in clear. Secrets stored before a key was set stay
+	// readable, and are encrypted at their next rotation. See ParseSecretKey.
+	SecretKey []byte
 	// SecretGrace is how long the previous secret keeps signing after a
 	// rotation. The default is 24h.
 	SecretGrace time.Duration
@@ -72,7 +77,11 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{cfg: cfg, st: store{cfg.DB}, mux: http.NewServeMux()}
+	box, err := newSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{cfg: cfg, st: store{cfg.DB, box}, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST /webhooks", a.create)
 	a.mux.HandleFunc("GET /webhooks", a.list)
 	a.mux.HandleFunc("GET /webhooks/{id}", a.get)

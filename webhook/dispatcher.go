@@ -70,6 +70,10 @@ type DispatcherConfig struct {
 	// DisableAfter disables an endpoint that has failed every delivery for
 	// this long; default 5 days.
 	DisableAfter time.Duration
+	// SecretKey decrypts the endpoints' signing secrets when the API stores
+	// them encrypted (APIConfig.SecretKey): the same 32 bytes. Secrets stored
+	// in clear are read as they are.
+	SecretKey []byte
 	// MaxResponseBody caps the response body kept in the attempt log;
 	// default 4 KiB.
 	MaxResponseBody int
@@ -88,6 +92,7 @@ type DispatcherConfig struct {
 // claims become due again when their lease runs out.
 type Dispatcher struct {
 	cfg    DispatcherConfig
+	st     store
 	id     string
 	client *http.Client
 	dlqw   *dlq.Writer
@@ -147,8 +152,12 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	box, err := newSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
 	host, _ := os.Hostname()
-	d := &Dispatcher{cfg: cfg, id: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID("")), dlqw: dlq.NewWriter(cfg.Kafka),
+	d := &Dispatcher{cfg: cfg, st: store{cfg.DB, box}, id: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID("")), dlqw: dlq.NewWriter(cfg.Kafka),
 		lease: 2*cfg.Timeout + 30*time.Second, sem: make(chan struct{}, cfg.Workers)}
 	d.pAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kbus", Subsystem: "webhook", Name: "attempts_total",
 		Help: "Delivery attempts by outcome (success, failure, refused)."}, []string{"outcome"})
@@ -263,7 +272,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 			c.endpoint = *e
 			continue
 		}
-		e, err := store{d.cfg.DB}.getEndpoint(ctx, "", c.endpointID)
+		e, err := d.st.signingEndpoint(ctx, c.endpointID)
 		c.endpoint, c.endpointErr = e, err
 		if err == nil {
 			endpoints[c.endpointID] = &e

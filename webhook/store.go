@@ -92,8 +92,12 @@ var (
 	ErrNotFound = errors.New("webhook: not found")
 )
 
-// store holds the SQL of the webhook tables.
-type store struct{ db *pgxpool.Pool }
+// store holds the SQL of the webhook tables. box, when not nil, encrypts
+// signing secrets at rest.
+type store struct {
+	db  *pgxpool.Pool
+	box *sealer
+}
 
 const endpointColumns = `id, tenant_id, url, events, description, status, coalesce(disabled_reason, ''), standard_webhooks,
 	created_at, updated_at, secret, coalesce(previous_secret, ''), coalesce(previous_secret_expires_at, 'epoch'), failing_since`
@@ -117,7 +121,20 @@ func tenantClause(arg int) string {
 func (s store) createEndpoint(ctx context.Context, e Endpoint) (Endpoint, error) {
 	return scanEndpoint(s.db.QueryRow(ctx, `INSERT INTO webhook_endpoints (id, tenant_id, url, events, description, secret, standard_webhooks)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+endpointColumns,
-		e.ID, e.TenantID, e.URL, e.Events, e.Description, e.secret, e.StandardWebhooks))
+		e.ID, e.TenantID, e.URL, e.Events, e.Description, s.box.seal(e.secret), e.StandardWebhooks))
+}
+
+// signingEndpoint is getEndpoint with the signing secrets decrypted, for the
+// dispatcher.
+func (s store) signingEndpoint(ctx context.Context, id string) (Endpoint, error) {
+	e, err := s.getEndpoint(ctx, "", id)
+	if err != nil {
+		return e, err
+	}
+	if e.secret, err = s.box.open(e.secret); err == nil {
+		e.previousSecret, err = s.box.open(e.previousSecret)
+	}
+	return e, err
 }
 
 func (s store) getEndpoint(ctx context.Context, tenant, id string) (Endpoint, error) {
@@ -193,7 +210,7 @@ func (s store) deleteEndpoint(ctx context.Context, tenant, id string) error {
 func (s store) rotateSecret(ctx context.Context, tenant, id, secret string, grace time.Duration) (Endpoint, error) {
 	return scanEndpoint(s.db.QueryRow(ctx, `UPDATE webhook_endpoints
 		SET previous_secret = secret, previous_secret_expires_at = now() + $4::interval, secret = $3, updated_at = now()
-		WHERE id = $1 AND `+tenantClause(2)+` RETURNING `+endpointColumns, id, tenant, secret, grace))
+		WHERE id = $1 AND `+tenantClause(2)+` RETURNING `+endpointColumns, id, tenant, s.box.seal(secret), grace))
 }
 
 const deliveryColumns = `id, endpoint_id, message_id, event_type, status, attempts,

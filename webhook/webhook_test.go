@@ -42,7 +42,7 @@ type world struct {
 	kafka        *kgo.Client
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, apiMods ...func(*webhook.APIConfig)) *world {
 	t.Helper()
 	w := &world{t: t, topic: kbustest.Topic(t, 2), group: kbustest.Name(t, "webhooks."), db: kbustest.DB(t)}
 	adm := kbustest.Admin(t)
@@ -56,7 +56,11 @@ func newWorld(t *testing.T) *world {
 	if _, w.keyB, err = keys.Create(ctx, "merch_b", "test", false); err != nil {
 		t.Fatal(err)
 	}
-	api, err := webhook.NewAPI(webhook.APIConfig{DB: w.db.Pool, Keys: keys, EventTypes: []string{w.topic}, AllowHTTPHosts: []string{"127.0.0.1"}})
+	acfg := webhook.APIConfig{DB: w.db.Pool, Keys: keys, EventTypes: []string{w.topic}, AllowHTTPHosts: []string{"127.0.0.1"}}
+	for _, m := range apiMods {
+		m(&acfg)
+	}
+	api, err := webhook.NewAPI(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}

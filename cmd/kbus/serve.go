@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ func newServeWebhooksCmd(a *app) *cobra.Command {
 		timeout                  time.Duration
 		allowLoopback            bool
 		workers                  int
+		secretKeyFile            string
 	)
 	cmd := &cobra.Command{
 		Use:   "webhooks --event-types T,...",
@@ -52,7 +54,12 @@ func newServeWebhooksCmd(a *app) *cobra.Command {
     dead-letters what fails for good to dlq.<group>.
 
 Several processes may run against one database and one Kafka cluster: the group shares the
-partitions and the dispatchers share the deliveries.`,
+partitions and the dispatchers share the deliveries.
+
+Endpoints' signing secrets are stored encrypted (AES-256-GCM) when a key is given: 32 random
+bytes in base64 (openssl rand -base64 32), in the file named by --secret-key-file or in the
+environment variable KBUS_WEBHOOK_SECRET_KEY. Every process serving one database needs the
+same key. Without one, secrets are stored in clear.`,
 		Example: `  kbus serve webhooks --event-types payment.completed,payment.failed,refund.created --addr :8080`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,9 +79,17 @@ partitions and the dispatchers share the deliveries.`,
 			}
 			defer cl.Close()
 
+			secretKey, err := webhookSecretKey(secretKeyFile)
+			if err != nil {
+				return err
+			}
+			if secretKey == nil {
+				log.Warn("kbus: no webhook secret key (--secret-key-file, KBUS_WEBHOOK_SECRET_KEY): signing secrets are stored in clear")
+			}
 			reg := prometheus.NewRegistry()
 			keys := apikey.NewStore(pool, apikey.Logger(log))
-			api, err := webhook.NewAPI(webhook.APIConfig{DB: pool, Keys: keys, EventTypes: eventTypes, AllowHTTPHosts: allowHTTP, Logger: log})
+			api, err := webhook.NewAPI(webhook.APIConfig{DB: pool, Keys: keys, EventTypes: eventTypes, AllowHTTPHosts: allowHTTP,
+				SecretKey: secretKey, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -89,7 +104,7 @@ partitions and the dispatchers share the deliveries.`,
 				allow = webhook.AllowLoopback()
 			}
 			d, err := webhook.NewDispatcher(webhook.DispatcherConfig{DB: pool, Kafka: cl, Group: group, Schedule: schedule,
-				Timeout: timeout, Workers: workers, AllowNetworks: allow, Logger: log, Registerer: reg})
+				Timeout: timeout, Workers: workers, AllowNetworks: allow, SecretKey: secretKey, Logger: log, Registerer: reg})
 			if err != nil {
 				return err
 			}
@@ -121,5 +136,27 @@ partitions and the dispatchers share the deliveries.`,
 	fs.DurationSliceVar(&schedule, "schedule", webhook.DefaultSchedule, "waits before each retry")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "timeout of each delivery POST (1s to 30s)")
 	fs.IntVar(&workers, "workers", 16, "deliveries POSTed at once")
+	fs.StringVar(&secretKeyFile, "secret-key-file", "", "file holding the base64 key that encrypts signing secrets at rest (default: $KBUS_WEBHOOK_SECRET_KEY)")
 	return cmd
+}
+
+// webhookSecretKey reads the key encrypting webhook secrets from file, or
+// from KBUS_WEBHOOK_SECRET_KEY; nil when neither is set.
+func webhookSecretKey(file string) ([]byte, error) {
+	src, text := "KBUS_WEBHOOK_SECRET_KEY", os.Getenv("KBUS_WEBHOOK_SECRET_KEY")
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key-file: %w", err)
+		}
+		src, text = "--secret-key-file "+file, string(b)
+	}
+	if text == "" {
+		return nil, nil
+	}
+	key, err := webhook.ParseSecretKey(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	return key, nil
 }

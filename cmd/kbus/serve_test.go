@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -53,11 +56,16 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 	}))
 	defer rcv.Close()
 
+	// Signing secrets encrypted at rest with a key from a file.
+	keyFile := filepath.Join(t.TempDir(), "webhook.key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var stdout, stderr syncBuffer
 	root := newRootCmd(&stdout, &stderr)
 	root.SetArgs([]string{"--brokers", strings.Join(kbustest.Brokers(t), ","), "--database-url", db.URL,
 		"serve", "webhooks", "--addr", "127.0.0.1:0", "--event-types", topic, "--group", group,
-		"--allow-http-hosts", "127.0.0.1", "--allow-loopback", "--schedule", "50ms,50ms"})
+		"--allow-http-hosts", "127.0.0.1", "--allow-loopback", "--schedule", "50ms,50ms", "--secret-key-file", keyFile})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -95,6 +103,13 @@ func TestServeWebhooksEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated || ep.Secret == "" {
 		t.Fatalf("register: %d %+v", resp.StatusCode, ep)
+	}
+	var stored string
+	if err := db.Pool.QueryRow(context.Background(), `SELECT secret FROM webhook_endpoints WHERE id = $1`, ep.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "enc:v1:") {
+		t.Errorf("stored secret %.20q…: want it encrypted with --secret-key-file's key", stored)
 	}
 
 	p, err := producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"), producer.SkipSchemaValidation())
