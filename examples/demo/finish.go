@@ -276,6 +276,6 @@ func (d *demo) cleanup() {
 		done = append(done, "kfake")
 	}
 	if len(done) > 0 {
-		d.ui.info("%s", d.ui.dim("cleaned up: services stopped; " + strings.Join(done, ", ") + " removed"))
+		d.ui.info("%s", d.ui.dim("cleaned up: services stopped; "+strings.Join(done, ", ")+" removed"))
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -217,14 +216,4 @@ func admin(brokers []string) (*kadm.Client, *kgo.Client, error) {
 		return nil, nil, err
 	}
 	return kadm.NewClient(cl), cl, nil
-}
-
-// jsonField returns a string field of a JSON object, or "".
-func jsonField(data []byte, field string) string {
-	var m map[string]any
-	if json.Unmarshal(data, &m) != nil {
-		return ""
-	}
-	s, _ := m[field].(string)
-	return s
 }

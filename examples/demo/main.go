@@ -54,6 +54,7 @@ type config struct {
 	embedded    bool
 	hold        bool
 	keep        bool
+	pace        time.Duration
 	timeout     time.Duration
 }
 
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.embedded, "embedded", os.Getenv("KBUS_EMBEDDED") == "1", "run franz-go's kfake in-process instead of using a Kafka cluster (default $KBUS_EMBEDDED=1)")
 	fs.BoolVar(&c.hold, "hold", false, "after the summary, keep the services running (for the dashboard) until Ctrl-C")
 	fs.BoolVar(&c.keep, "keep", false, "keep the run's database schema, consumer groups and DLQ topics")
+	fs.DurationVar(&c.pace, "pace", -1, "pause after each step's explanation (default 1s on a terminal, 0 otherwise)")
 	fs.DurationVar(&c.timeout, "timeout", 170*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -99,7 +101,14 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	d := newDemo(cfg, hex.EncodeToString(b[:]), newUI(stdout))
+	u := newUI(stdout)
+	switch {
+	case cfg.pace >= 0:
+		u.pace = cfg.pace
+	case u.color: // a terminal: someone is watching
+		u.pace = time.Second
+	}
+	d := newDemo(cfg, hex.EncodeToString(b[:]), u)
 	rctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	ok, err := d.play(rctx)
 	cancel()

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
-
 
 	"github.com/kbus-dev/kbus/consumer"
 	"github.com/kbus-dev/kbus/envelope"
@@ -91,6 +91,10 @@ func (d *demo) play(ctx context.Context) (bool, error) {
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
+			if errors.Is(ctx.Err(), context.Canceled) { // Ctrl-C: no post-mortem
+				d.ui.fail("interrupted; stopping the services and cleaning up")
+				return false, ctx.Err()
+			}
 			d.failure(err)
 			return false, err
 		}
@@ -266,7 +270,7 @@ func (d *demo) poison(ctx context.Context) error {
 		return fmt.Errorf("kbus dlq list does not show %s", pe.Event.MessageID)
 	}
 
-	d.ui.info("%s", d.ui.bold("The fix:") + " restore the missing order.")
+	d.ui.info("%s", d.ui.bold("The fix:")+" restore the missing order.")
 	if err := d.createOrder(ctx, lostOrder); err != nil {
 		return err
 	}
@@ -343,4 +347,3 @@ func (d *demo) orderStates(ctx context.Context) (int, []string) {
 	}
 	return good, bad
 }
-

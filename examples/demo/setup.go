@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,13 +50,12 @@ type demo struct {
 	corrN        int
 
 	// What the steps observed, for the summary.
-	events      []paymentEvent // published through the payments API
-	resent      int            // events re-published with their message id
-	replayed    int            // as `kbus dlq replay` reported
-	sseLive     int
-	sseResumed  int
-	sseExtra    []string // events the SSE client should not have received
-	dashboardOK bool
+	events     []paymentEvent // published through the payments API
+	resent     int            // events re-published with their message id
+	replayed   int            // as `kbus dlq replay` reported
+	sseLive    int
+	sseResumed int
+	sseExtra   []string // events the SSE client should not have received
 }
 
 func newDemo(cfg config, run string, u *ui) *demo {
@@ -138,6 +138,7 @@ func (d *demo) setup(ctx context.Context) error {
 	if err := os.MkdirAll(d.logDir, 0o755); err != nil {
 		return err
 	}
+	pruneLogs(d.cfg.logDir, 5)
 	env := append(os.Environ(), "KAFKA_BROKERS="+strings.Join(d.brokers, ","), "DATABASE_URL="+d.dbURL)
 	d.sup = newSupervisor(d.logDir, env)
 	d.ui.command("kbus migrate")
@@ -165,7 +166,7 @@ func (d *demo) setup(ctx context.Context) error {
 		}
 	}
 	d.ui.ok("consumer groups %s and %s start at this run's first event", d.ui.bold(d.orderGroup), d.ui.bold(d.webhookGroup))
-	d.ui.info("%s", d.ui.dim("(the story's order-service, suffixed with the run id: its DLQ is dlq." + d.orderGroup + ")"))
+	d.ui.info("%s", d.ui.dim("(the story's order-service, suffixed with the run id: its DLQ is dlq."+d.orderGroup+")"))
 
 	return d.startServices(ctx)
 }
@@ -341,4 +342,26 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// pruneLogs removes the log directories of all but the newest keep runs.
+func pruneLogs(dir string, keep int) {
+	runs, err := filepath.Glob(filepath.Join(dir, "run-*"))
+	if err != nil {
+		return
+	}
+	type run struct {
+		path string
+		mod  time.Time
+	}
+	var rs []run
+	for _, p := range runs {
+		if st, err := os.Stat(p); err == nil {
+			rs = append(rs, run{p, st.ModTime()})
+		}
+	}
+	slices.SortFunc(rs, func(a, b run) int { return b.mod.Compare(a.mod) })
+	for _, r := range rs[min(keep, len(rs)):] {
+		_ = os.RemoveAll(r.path)
+	}
 }

@@ -14,6 +14,7 @@ import (
 type ui struct {
 	w     io.Writer
 	color bool
+	pace  time.Duration // pause after each step's explanation, for a person to read it
 	start time.Time
 	step  int
 }
@@ -58,6 +59,7 @@ func (u *ui) heading(title string, explain ...string) {
 	for _, e := range explain {
 		fmt.Fprintln(u.w, "   "+u.dim(e))
 	}
+	time.Sleep(u.pace)
 }
 
 // ok prints a ✓ line.
