@@ -81,8 +81,10 @@ func freePort() (string, error) {
 // waitFor calls check until it reports done, ctx ends, or timeout passes;
 // then the error says what was expected and what was last seen.
 func waitFor(ctx context.Context, timeout time.Duration, what string, check func(context.Context) (bool, string, error)) error {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	start := time.Now()
 	last := "nothing yet"
 	for {
 		done, seen, err := check(ctx)
@@ -99,7 +101,12 @@ func waitFor(ctx context.Context, timeout time.Duration, what string, check func
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waited %s for %s; last seen: %s", timeout, what, last)
+			why := ""
+			if parent.Err() != nil {
+				why = " (the demo's -timeout ran out)"
+			}
+			return fmt.Errorf("gave up after %s%s waiting for %s; last seen: %s",
+				time.Since(start).Round(100*time.Millisecond), why, what, last)
 		case <-time.After(150 * time.Millisecond):
 		}
 	}
