@@ -232,10 +232,12 @@ func (d *demo) checkDashboard(ctx context.Context) string {
 // dashboard.
 func (d *demo) hold(ctx context.Context) {
 	fmt.Fprintln(d.ui.w)
-	d.ui.info("%s open the dashboard, then create payments:", d.ui.bold("Holding (-hold):"))
-	d.ui.info("  curl -s -XPOST %s/api/payments -d '{\"merchant_id\":\"%s\",\"order_id\":\"ord_1\",\"amount\":4999,\"currency\":\"USD\"}'",
+	d.ui.info("%s open the dashboard, then create an order and pay it:", d.ui.bold("Holding (-hold):"))
+	d.ui.info("  curl -s -XPOST %s/api/orders -d '{\"id\":\"ord_2001\",\"merchant_id\":\"%s\",\"amount\":4999,\"currency\":\"USD\"}'",
+		d.urls.orders, d.tenant)
+	d.ui.info("  curl -s -XPOST %s/api/payments -d '{\"merchant_id\":\"%s\",\"order_id\":\"ord_2001\",\"amount\":4999,\"currency\":\"USD\"}'",
 		d.urls.payments, d.tenant)
-	d.ui.info("  curl -s -XPOST %s/api/payments/<id>/complete", d.urls.payments)
+	d.ui.info("  curl -s -XPOST %s/api/payments/<id from the answer>/complete", d.urls.payments)
 	d.ui.info("Ctrl-C stops everything and cleans up.")
 	<-ctx.Done()
 }

@@ -112,11 +112,14 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	rctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	ok, err := d.play(rctx)
 	cancel()
-	if err == nil && ok && cfg.hold {
-		d.hold(ctx)
+	held := err == nil && ok && cfg.hold
+	if held {
+		d.hold(ctx) // until Ctrl-C, which is then the expected end
 	}
 	d.cleanup()
 	switch {
+	case held:
+		return 0, nil
 	case ctx.Err() != nil:
 		return 130, errors.New("interrupted")
 	case err != nil:
