@@ -71,10 +71,10 @@ type eventData struct {
 func decodeData(e envelope.Envelope) (eventData, error) {
 	var d eventData
 	if err := json.Unmarshal(e.Data, &d); err != nil {
-		return d, consumer.Permanent(fmt.Errorf("%s %s: data: %w", e.Topic, e.MessageID, err))
+		return d, consumer.Permanent(fmt.Errorf("data is not a %s payload: %w", e.Topic, err))
 	}
 	if d.OrderID == "" {
-		return d, consumer.Permanent(fmt.Errorf("%s %s: no order_id", e.Topic, e.MessageID))
+		return d, consumer.Permanent(fmt.Errorf("%s without an order_id", e.Topic))
 	}
 	return d, nil
 }
@@ -87,7 +87,9 @@ func update(ctx context.Context, tx pgx.Tx, e envelope.Envelope, orderID, sql st
 		return fmt.Errorf("order %s: %w", orderID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return consumer.Permanent(fmt.Errorf("%s %s: order %s: %w", e.Topic, e.MessageID, orderID, errUnknownOrder))
+		// Short and to the point: the DLQ entry has the event's id and topic,
+		// and `kbus dlq list` shows the start of this text.
+		return consumer.Permanent(fmt.Errorf("order %s: %w", orderID, errUnknownOrder))
 	}
 	return nil
 }
