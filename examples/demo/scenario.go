@@ -167,7 +167,7 @@ func (d *demo) change(ctx context.Context, paymentID, action string, body any) (
 		return pe, err
 	}
 	d.events = append(d.events, pe)
-	d.ui.arrow("POST %-40s %s %-17s %s  %s", path, d.ui.green("200"), d.ui.bold(pe.Event.Type), short(pe.Event.MessageID),
+	d.ui.arrow("POST %-40s %s %s %s  %s", path, d.ui.green("200"), d.ui.bold(fmt.Sprintf("%-17s", pe.Event.Type)), short(pe.Event.MessageID),
 		d.ui.dim(fmt.Sprintf("p%d@%d  %s", pe.Event.Partition, pe.Event.Offset, pe.Event.CorrelationID)))
 	return pe, nil
 }
