@@ -6,7 +6,7 @@ STATICCHECK ?= $(GO) tool -modfile=tools/go.mod staticcheck
 export KAFKA_BROKERS ?= 127.0.0.1:9092
 export DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable
 
-.PHONY: test demo bench services services-down lint vet fmt-check schemas-check
+.PHONY: test demo bench services services-postgres services-down lint vet fmt-check schemas-check
 
 ## test: start Kafka and PostgreSQL if needed, then vet, staticcheck and the race-enabled tests,
 ## then the browser tests of the integration/ module (Debian's chromium is installed if missing)
@@ -15,9 +15,14 @@ test: services fmt-check vet lint schemas-check
 	bash scripts/chromium.sh
 	cd integration && $(GO) vet ./... && KBUS_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 10m ./...
 
-## demo: start Kafka and PostgreSQL if needed and run the end-to-end demo
-demo: services
-	$(GO) run ./examples/quickstart
+## demo: start Kafka and PostgreSQL if needed, build the example services and play the
+## end-to-end scenario (examples/demo); it exits non-zero unless every figure matches.
+## KBUS_EMBEDDED=1 runs kfake in-process instead of Kafka (only PostgreSQL is started);
+## DEMO_FLAGS passes flags, e.g. DEMO_FLAGS=-hold keeps the services up for the dashboard.
+DEMO_BIN ?= .demo/bin
+demo: $(if $(filter 1,$(KBUS_EMBEDDED)),services-postgres,services)
+	$(GO) build -o $(DEMO_BIN)/ ./cmd/kbus ./examples/payments ./examples/order-service ./examples/merchant ./examples/demo
+	$(DEMO_BIN)/demo -bin $(DEMO_BIN) $(DEMO_FLAGS)
 
 ## bench: run the benchmarks against the real broker and write BENCHMARKS.md
 bench: services
@@ -26,6 +31,10 @@ bench: services
 ## services: start a real Kafka broker and PostgreSQL unless they already answer
 services:
 	bash scripts/kafka.sh up
+	bash scripts/postgres.sh up
+
+## services-postgres: start only PostgreSQL unless it already answers (KBUS_EMBEDDED=1 demos)
+services-postgres:
 	bash scripts/postgres.sh up
 
 ## services-down: stop the broker and database the scripts started

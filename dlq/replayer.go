@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -119,6 +120,11 @@ func ReplayEntries(ctx context.Context, cl *kgo.Client, opts ReplayOptions) (Rep
 	var from map[int32]int64
 	if opts.Progress != "" && !opts.FromStart {
 		offs, err := adm.FetchOffsets(ctx, progressGroup)
+		// A group that never committed has no progress. Kafka answers it
+		// with no offsets; some implementations (kfake) with this error.
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			offs, err = nil, nil
+		}
 		if err != nil {
 			return sum, fmt.Errorf("dlq: replay: progress of %s: %w", progressGroup, err)
 		}

@@ -95,6 +95,7 @@ func newHandler(v *webhook.Verifier, m *merchant) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks", logRejections(m.log, v.Middleware(m)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /processed", m.report)
 	return mux
 }
 
@@ -152,6 +153,32 @@ type merchant struct {
 	seen      map[string]struct{} // ids claimed or processed
 	order     []string            // ids in seen, oldest first, for eviction
 	processed int                 // events processed, for tests
+	failed    int                 // deliveries answered 500 on purpose
+	events    []processedEvent    // the last maxReported events processed, oldest first
+}
+
+// maxReported bounds the events GET /processed lists.
+const maxReported = 1000
+
+// processedEvent is one event as GET /processed lists it.
+type processedEvent struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+// report answers GET /processed: what this receiver did since it started,
+// for a person or a script (the demo) to check. It is local state, not part
+// of the webhook protocol.
+func (m *merchant) report(w http.ResponseWriter, _ *http.Request) {
+	m.mu.Lock()
+	out := struct {
+		Processed       int              `json:"processed"`
+		FailedOnPurpose int              `json:"failed_on_purpose"`
+		Events          []processedEvent `json:"events"`
+	}{m.processed, m.failed, append([]processedEvent{}, m.events...)}
+	m.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func newMerchant(log *slog.Logger, failFirst int) *merchant {
@@ -199,6 +226,10 @@ func (m *merchant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The real work goes here: mark the order paid, send a receipt...
 	m.mu.Lock()
 	m.processed++
+	if len(m.events) == maxReported {
+		m.events = m.events[1:]
+	}
+	m.events = append(m.events, processedEvent{ID: id, Type: e.Type})
 	m.mu.Unlock()
 	log.Info("merchant: processed event", "type", e.Type, "payload_id", e.ID, "data", string(e.Data))
 	w.WriteHeader(http.StatusOK)
@@ -210,6 +241,7 @@ func (m *merchant) failing() bool {
 	defer m.mu.Unlock()
 	if m.failLeft > 0 {
 		m.failLeft--
+		m.failed++
 		return true
 	}
 	return false

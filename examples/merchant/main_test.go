@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -73,6 +74,20 @@ func TestMerchantFailFirst(t *testing.T) {
 	}
 	if n := m.processedCount(); n != 1 {
 		t.Errorf("processed %d, want 1", n)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/processed", nil))
+	var rep struct {
+		Processed       int `json:"processed"`
+		FailedOnPurpose int `json:"failed_on_purpose"`
+		Events          []struct{ ID, Type string }
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil {
+		t.Fatalf("GET /processed: %d %q: %v", w.Code, w.Body, err)
+	}
+	if rep.Processed != 1 || rep.FailedOnPurpose != 2 || len(rep.Events) != 1 || rep.Events[0].ID != id ||
+		rep.Events[0].Type != "payment.completed" {
+		t.Errorf("GET /processed: %+v", rep)
 	}
 }
 

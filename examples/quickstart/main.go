@@ -1,7 +1,8 @@
-// Command quickstart is kbus's first end-to-end demo (`make demo`): it
-// publishes sample payment.completed events through the kbus producer onto a
-// real Kafka broker, reads them back with a plain franz-go consumer, and
-// prints each envelope. It exits non-zero if any event is missing or altered.
+// Command quickstart is the smallest kbus program: it publishes sample
+// payment.completed events through the kbus producer onto a real Kafka
+// broker, reads them back with a plain franz-go consumer, and prints each
+// envelope. It exits non-zero if any event is missing or altered. The whole
+// story (consumers, DLQ, webhooks, SSE) is examples/demo, run by `make demo`.
 //
 //	KAFKA_BROKERS=127.0.0.1:9092 DATABASE_URL=postgres://... go run ./examples/quickstart
 package main
