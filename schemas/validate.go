@@ -76,6 +76,12 @@ func decodeJSON(data []byte) (any, error) {
 	if x, ok := parseJSON(data); ok {
 		return x, nil
 	}
+	return decodeJSONStd(data)
+}
+
+// decodeJSONStd is decodeJSON with encoding/json alone: the fallback of
+// parseJSON, and the reference it is fuzzed against.
+func decodeJSONStd(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var x any
