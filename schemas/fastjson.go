@@ -1,6 +1,8 @@
 package schemas
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -151,23 +153,42 @@ func (p *jsonParser) array(depth int) (any, bool) {
 // string reads a string without escapes; anything else is not ok.
 func (p *jsonParser) string() (string, bool) {
 	start := p.i + 1
+	end := bytes.IndexByte(p.b[start:], '"')
+	if end < 0 {
+		return "", false
+	}
+	seg := p.b[start : start+end]
+	if !plainString(seg) {
+		return "", false
+	}
+	p.i = start + end + 1
+	return string(seg), true
+}
+
+// plainString reports whether s, the bytes between two quotes, is a JSON
+// string as it is: no escapes, no control characters, valid UTF-8. It checks
+// eight bytes at a time while they are printable ASCII.
+func plainString(s []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	ascii := true
-	for j := start; j < len(p.b); j++ {
-		switch c := p.b[j]; {
-		case c == '"':
-			s := p.b[start:j]
-			if !ascii && !utf8.Valid(s) {
-				return "", false
-			}
-			p.i = j + 1
-			return string(s), true
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		// A byte below 0x20, or one with its high bit set, or a backslash.
+		q := x ^ (ones * '\\')
+		if ((x-ones*0x20)&^x|x|(q-ones)&^q)&highs != 0 {
+			break
+		}
+		s = s[8:]
+	}
+	for _, c := range s {
+		switch {
 		case c == '\\' || c < 0x20:
-			return "", false
+			return false
 		case c >= 0x80:
 			ascii = false
 		}
 	}
-	return "", false
+	return ascii || utf8.Valid(s)
 }
 
 func (p *jsonParser) number() (any, bool) {

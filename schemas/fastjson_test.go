@@ -2,7 +2,9 @@ package schemas
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParseJSON: whatever parseJSON accepts, encoding/json accepts and
@@ -37,6 +39,29 @@ func TestParseJSONTakesTheCommonCase(t *testing.T) {
 	} {
 		if _, ok := parseJSON([]byte(s)); !ok {
 			t.Errorf("parseJSON fell back to encoding/json for %s", s)
+		}
+	}
+}
+
+// plainString agrees with a byte-at-a-time check on strings where the byte
+// that matters sits at every position of an 8-byte word.
+func TestPlainString(t *testing.T) {
+	naive := func(s []byte) bool {
+		for _, c := range s {
+			if c == '\\' || c < 0x20 {
+				return false
+			}
+		}
+		return utf8.Valid(s)
+	}
+	for _, odd := range []string{"\\", "\x00", "\x1f", "\n", "é", "\xff", "€", " ", "~", "\x7f"} {
+		for n := range 24 {
+			for pos := 0; pos <= n; pos++ {
+				s := []byte(strings.Repeat("a", pos) + odd + strings.Repeat("b", n-pos))
+				if got, want := plainString(s), naive(s); got != want {
+					t.Errorf("plainString(%q) = %v, want %v", s, got, want)
+				}
+			}
 		}
 	}
 }
