@@ -5,15 +5,17 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // parseJSON decodes data into the values encoding/json produces with
 // UseNumber (map[string]any, []any, json.Number, string, bool, nil) in one
-// pass, without encoding/json's separate validation scan. It handles the
-// common case only: ok is false for anything unusual (a string with an
-// escape or invalid UTF-8, a syntax error, deep nesting), and the caller
-// then decodes with encoding/json, which also gives the error message.
-// FuzzParseJSON checks it against encoding/json.
+// pass, without encoding/json's separate validation scan. Its strings share
+// data's memory: the result must not outlive the caller's use of data. It
+// handles the common case only: ok is false for anything unusual (a string
+// with an escape or invalid UTF-8, a syntax error, deep nesting), and the
+// caller then decodes with encoding/json, which also gives the error
+// message. FuzzParseJSON checks it against encoding/json.
 func parseJSON(data []byte) (x any, ok bool) {
 	p := jsonParser{b: data}
 	p.space()
@@ -162,7 +164,12 @@ func (p *jsonParser) string() (string, bool) {
 		return "", false
 	}
 	p.i = start + end + 1
-	return string(seg), true
+	if len(seg) == 0 {
+		return "", true
+	}
+	// A view of the input, not a copy: parsed values never outlive the
+	// call that parsed them (validation, or conversion to Avro).
+	return unsafe.String(&seg[0], len(seg)), true
 }
 
 // plainString reports whether s, the bytes between two quotes, is a JSON
