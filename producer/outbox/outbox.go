@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/internal/migrations"
@@ -44,6 +45,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Logger receives the relay's logs; the default discards them.
 	Logger *slog.Logger
+	// Registerer, if not nil, gets the outbox's Prometheus metrics, the
+	// counters of Stats: kbus_outbox_enqueued_total,
+	// kbus_outbox_relayed_total, kbus_outbox_publish_failures_total and the
+	// gauge kbus_outbox_leader (1 while this relay leads).
+	Registerer prometheus.Registerer
 }
 
 // Stats are an Outbox's counters since it was created.
@@ -82,7 +88,30 @@ func New(cfg Config) (*Outbox, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{cfg: cfg}, nil
+	o := &Outbox{cfg: cfg}
+	if cfg.Registerer != nil {
+		counter := func(name, help string, v *atomic.Int64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "kbus", Subsystem: "outbox", Name: name, Help: help},
+				func() float64 { return float64(v.Load()) })
+		}
+		for _, c := range []prometheus.Collector{
+			counter("enqueued_total", "Events written by Enqueue (in transactions that may have rolled back).", &o.enqueued),
+			counter("relayed_total", "Events published and deleted from the outbox.", &o.relayed),
+			counter("publish_failures_total", "Relay rounds in which a publish failed (the rows stayed).", &o.failures),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "kbus", Subsystem: "outbox", Name: "leader",
+				Help: "1 while this relay holds the outbox's lock and publishes."}, func() float64 {
+				if o.leader.Load() {
+					return 1
+				}
+				return 0
+			}),
+		} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("outbox: register metrics: %w", err)
+			}
+		}
+	}
+	return o, nil
 }
 
 // Stats returns the outbox's counters.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/envelope"
@@ -143,7 +144,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // message id Enqueue returned, in order, and leaves the table.
 func TestEnqueuePublishesOnlyCommittedTransactions(t *testing.T) {
 	w := newWorld(t, 3)
-	ob, _ := w.outbox(outbox.Config{})
+	reg := prometheus.NewRegistry()
+	ob, _ := w.outbox(outbox.Config{Registerer: reg})
 	ctx := envelope.WithCorrelationID(context.Background(), "req_abc123")
 
 	var ids []string
@@ -177,9 +179,30 @@ func TestEnqueuePublishesOnlyCommittedTransactions(t *testing.T) {
 		}
 	}
 	eventually(t, "the outbox to empty", func() bool { return pendingRows(t, w) == 0 })
-	if s := ob.Stats(); s.Relayed != 5 || !s.Leader {
-		t.Errorf("Stats = %+v, want 5 relayed by the leader", s)
+	if s := ob.Stats(); s.Relayed != 5 || s.Enqueued != 6 || !s.Leader {
+		t.Errorf("Stats = %+v, want 6 enqueued (one rolled back), 5 relayed by the leader", s)
 	}
+	want := "kbus_outbox_enqueued_total 6\nkbus_outbox_leader 1\nkbus_outbox_publish_failures_total 0\nkbus_outbox_relayed_total 5\n"
+	if got := metricValues(t, reg); got != want {
+		t.Errorf("metrics:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// metricValues gathers reg and returns "name value" lines, sorted.
+func metricValues(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			fmt.Fprintf(&b, "%s %g\n", mf.GetName(), v)
+		}
+	}
+	return b.String()
 }
 
 // Enqueue checks the event as Publish does, inside the transaction.
