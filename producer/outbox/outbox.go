@@ -143,12 +143,13 @@ func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, topic, key string, data
 	for i, h := range hs {
 		keys[i], values[i] = h.Key, h.Value
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO kbus_outbox (message_id, topic, record_key, envelope, header_keys, header_values)
-		VALUES ($1, $2, $3, $4, $5, $6)`, e.MessageID, e.Topic, key, value, keys, values); err != nil {
+	// One round trip: the row, and the notification the relay gets on
+	// commit (PostgreSQL folds a transaction's identical notifications).
+	if _, err := tx.Exec(ctx, `WITH row AS (
+			INSERT INTO kbus_outbox (message_id, topic, record_key, envelope, header_keys, header_values)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)
+		SELECT pg_notify($7, '') FROM row`, e.MessageID, e.Topic, key, value, keys, values, channel); err != nil {
 		return e, fmt.Errorf("outbox: insert %s: %w", e.MessageID, err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, channel); err != nil {
-		return e, fmt.Errorf("outbox: notify: %w", err)
 	}
 	o.enqueued.Add(1)
 	return e, nil

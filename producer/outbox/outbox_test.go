@@ -26,13 +26,13 @@ func payment(id string, amount int) []byte {
 }
 
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	topic string
 	db    *kbustest.Database
 	p     *producer.Producer
 }
 
-func newWorld(t *testing.T, partitions int32) *world {
+func newWorld(t testing.TB, partitions int32) *world {
 	t.Helper()
 	w := &world{t: t, topic: kbustest.Topic(t, partitions), db: kbustest.DB(t)}
 	p, err := producer.New(producer.Brokers(kbustest.Brokers(t)...), producer.Name("payment-service"),
