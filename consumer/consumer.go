@@ -225,12 +225,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 func (c *Consumer) migrate(ctx context.Context) error {
-	conn, err := c.cfg.DB.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("consumer: database: %w", err)
-	}
-	defer conn.Release()
-	if err := migrations.Apply(ctx, conn.Conn(), ""); err != nil {
+	if err := migrations.ApplyPool(ctx, c.cfg.DB); err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}
 	return nil

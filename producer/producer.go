@@ -73,7 +73,7 @@ func New(opts ...Option) (*Producer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.schemas == nil && (!cfg.noValidate || len(cfg.avroTopics) > 0) {
+	if cfg.schemas == nil {
 		reg, err := schemas.Default()
 		if err != nil {
 			return nil, fmt.Errorf("producer: load the default schema catalog: %w", err)
@@ -277,9 +277,13 @@ func (p *Producer) prepare(e *envelope.Envelope, extra []envelope.Header, dst []
 			return dst, fmt.Errorf("%w: %q", ErrReservedHeader, h.Key)
 		}
 	}
+	// JSON data with an Avro content type is encoded here; data that is
+	// already a (base64) JSON string travels as it is.
 	encoded := e.Metadata.ContentType == envelope.ContentTypeAvro && !isJSONString(e.Data)
-	if err := p.encode(e); err != nil {
-		return dst, fmt.Errorf("producer: %w", err)
+	if encoded {
+		if err := p.encodeAvro(e); err != nil {
+			return dst, fmt.Errorf("producer: %w", err)
+		}
 	}
 	buf, err := envelope.AppendMarshal(dst, *e)
 	if err == nil {
@@ -352,15 +356,9 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 	return nil
 }
 
-// encode encodes JSON data as Avro when the content type asks for it
-// (validating it on the way). It runs before the envelope is checked.
-func (p *Producer) encode(e *envelope.Envelope) error {
-	if e.Metadata.ContentType != envelope.ContentTypeAvro || isJSONString(e.Data) {
-		return nil
-	}
-	if p.cfg.schemas == nil {
-		return fmt.Errorf("%s: avro content type needs a schema catalog (producer.Schemas)", e.Topic)
-	}
+// encodeAvro replaces e's JSON data with its Avro encoding (validating it
+// on the way), for an Avro content type given JSON data.
+func (p *Producer) encodeAvro(e *envelope.Envelope) error {
 	data, err := p.cfg.schemas.AvroData(e.Topic, e.Metadata.SchemaVersion, e.Data)
 	if err != nil {
 		return err
@@ -373,7 +371,7 @@ func (p *Producer) encode(e *envelope.Envelope) error {
 // It runs once the envelope itself is known to be valid.
 func (p *Producer) conform(e *envelope.Envelope, encoded bool) error {
 	switch {
-	case p.cfg.noValidate || p.cfg.schemas == nil || encoded:
+	case p.cfg.noValidate || encoded:
 		return nil // encoded: EncodeAvro validated it
 	case e.Metadata.ContentType == envelope.ContentTypeAvro:
 		_, err := p.cfg.schemas.DecodeEnvelope(*e, "")

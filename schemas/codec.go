@@ -72,6 +72,14 @@ func (r *Registry) ResolveJSON(eventType, writerVersion, readerVersion string, d
 		}
 		return data, nil
 	}
+	return r.reshapeJSON(eventType, writerVersion, readerVersion, data)
+}
+
+// reshapeJSON validates JSON data at writerVersion and returns it in
+// readerVersion's shape, through Avro: resolution errors come first, then
+// validation errors. Equal versions are reshaped too (defaults filled in,
+// fields in schema order).
+func (r *Registry) reshapeJSON(eventType, writerVersion, readerVersion string, data []byte) ([]byte, error) {
 	if _, _, err := r.resolve(eventType, writerVersion, readerVersion); err != nil {
 		return nil, err
 	}

@@ -58,13 +58,7 @@ func (r *Registry) DecodeEnvelope(e envelope.Envelope, readerVersion string) (en
 		}
 		data, err = r.DecodeAvro(e.Topic, writer, readerVersion, raw)
 	case envelope.ContentTypeJSON:
-		if _, _, err := r.resolve(e.Topic, writer, readerVersion); err != nil {
-			return e, err
-		}
-		var b []byte
-		if b, err = r.EncodeAvro(e.Topic, writer, e.Data); err == nil {
-			data, err = r.DecodeAvro(e.Topic, writer, readerVersion, b)
-		}
+		data, err = r.reshapeJSON(e.Topic, writer, readerVersion, e.Data)
 	default:
 		return e, fmt.Errorf("%w: %s: content type %q", ErrInvalidData, e.Topic, e.Metadata.ContentType)
 	}

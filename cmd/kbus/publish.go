@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/producer"
+	"github.com/kbus-dev/kbus/schemas"
 )
 
 // publishTimeout bounds a publish, from connecting to the acknowledgement.
@@ -75,15 +75,11 @@ as Avro binary (content type application/avro) instead of JSON.`,
 			if err := checkJSON(raw); err != nil {
 				return fmt.Errorf("--data is not valid JSON: %w; nothing was sent", err)
 			}
-			var popts []producer.Option
-			if !noValidate || avro {
+			popts := []producer.Option{producer.Brokers(splitBrokers(a.brokers)...), producer.Name(producerName)}
+			if catalogDir != "" {
 				reg, err := loadCatalog(catalogDir)
 				if err != nil {
 					return err
-				}
-				version := cmp.Or(schemaVersion, envelope.DefaultSchemaVersion)
-				if err := reg.ValidateJSON(topic, version, raw); err != nil {
-					return fmt.Errorf("--data does not match the schema (use --no-validate to send it anyway): %w; nothing was sent", err)
 				}
 				popts = append(popts, producer.Schemas(reg))
 			}
@@ -100,9 +96,24 @@ as Avro binary (content type application/avro) instead of JSON.`,
 			if corr != "" {
 				opts = append(opts, producer.CorrelationID(corr))
 			}
+			p, err := producer.New(popts...) // does not connect
+			if err != nil {
+				return err
+			}
+			defer p.Close()
 
 			ctx, cancel := context.WithTimeout(cmd.Context(), publishTimeout)
 			defer cancel()
+			// The event is checked (envelope, schema, size) before any broker
+			// is contacted.
+			e, hs, err := p.Prepare(ctx, topic, raw, opts...)
+			switch {
+			case errors.Is(err, schemas.ErrInvalidData), errors.Is(err, schemas.ErrUnknownType), errors.Is(err, schemas.ErrUnknownVersion):
+				return fmt.Errorf("--data does not match the schema (use --no-validate to send it anyway): %w; nothing was sent", err)
+			case err != nil:
+				return fmt.Errorf("%w; nothing was sent", err)
+			}
+
 			// Check the broker and the topic first, for clear errors: the
 			// producer alone would wait for the whole timeout.
 			adm, err := a.connectAdmin(ctx)
@@ -117,13 +128,7 @@ as Avro binary (content type application/avro) instead of JSON.`,
 			if td, ok := tds[topic]; !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
 				return fmt.Errorf("topic %q does not exist at %s (create it with: kbus topics create %s); nothing was sent", topic, a.brokers, topic)
 			}
-
-			p, err := producer.New(append(popts, producer.Brokers(splitBrokers(a.brokers)...), producer.Name(producerName))...)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			rcpt, err := p.Publish(ctx, topic, key, raw, opts...)
+			rcpt, err := p.PublishEnvelope(ctx, key, e, producer.Headers(hs...))
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 )
 
@@ -53,6 +54,17 @@ func Apply(ctx context.Context, conn *pgx.Conn, schema string) error {
 		return fmt.Errorf("migrations: apply: %w", err)
 	}
 	return nil
+}
+
+// ApplyPool is Apply on a connection taken from pool, in the first schema
+// of the pool's search_path.
+func ApplyPool(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer conn.Release()
+	return Apply(ctx, conn.Conn(), "")
 }
 
 // Latest returns the number of the newest migration.

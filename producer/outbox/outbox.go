@@ -66,9 +66,7 @@ type Outbox struct {
 	cfg Config
 
 	enqueued, relayed, failures atomic.Int64
-	leader                      atomic.Bool
-
-	runOnce sync.Once
+	leader, running             atomic.Bool
 }
 
 // New returns an outbox for cfg. It does not connect.
@@ -174,17 +172,15 @@ func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, topic, key string, data
 //
 // Run may be called once.
 func (o *Outbox) Run(ctx context.Context) error {
-	first := false
-	o.runOnce.Do(func() { first = true })
-	if !first {
+	if !o.running.CompareAndSwap(false, true) {
 		return errors.New("outbox: Run called twice")
 	}
 	if o.cfg.DB == nil {
 		return errors.New("outbox: Config.DB is required to Run")
 	}
 	if !o.cfg.SkipMigrations {
-		if err := o.migrate(ctx); err != nil {
-			return err
+		if err := migrations.ApplyPool(ctx, o.cfg.DB); err != nil {
+			return fmt.Errorf("outbox: %w", err)
 		}
 	}
 	for ctx.Err() == nil {
@@ -194,18 +190,6 @@ func (o *Outbox) Run(ctx context.Context) error {
 			o.cfg.Logger.Error("kbus: outbox relay interrupted", "error", err)
 			sleep(ctx, o.cfg.PollInterval)
 		}
-	}
-	return nil
-}
-
-func (o *Outbox) migrate(ctx context.Context) error {
-	conn, err := o.cfg.DB.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("outbox: migrations: %w", err)
-	}
-	defer conn.Release()
-	if err := migrations.Apply(ctx, conn.Conn(), ""); err != nil {
-		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }
