@@ -12,6 +12,20 @@
 #
 # Environment: KAFKA_BROKERS (default 127.0.0.1:9092), KBUS_KAFKA_VERSION (4.1.2),
 # KBUS_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/kbus), JAVA_HOME, KBUS_KAFKA_WAIT (seconds, 120).
+#
+# A three-node cluster, for the fault-injection soak (make soak), with KBUS_KAFKA_NODES=3:
+# three JVMs on loopback, each broker and controller, node N (1..3) with PLAINTEXT on
+# 127.0.0.1:2909N and CONTROLLER on 127.0.0.1:3909N, static voters, replication factor 3
+# and min.insync.replicas=2, so that an acks=all write survives the loss of any one node.
+# It ignores KAFKA_BROKERS; the single node stays the default for make test and make demo.
+#
+#   KBUS_KAFKA_NODES=3 scripts/kafka.sh up|down|status|reset|brokers
+#   KBUS_KAFKA_NODES=3 scripts/kafka.sh kill N|stop N|start N|pid N|log N
+#
+# up      starts the nodes not running and waits until each answers a metadata request.
+# down    SIGTERM to every node, SIGKILL after 60 s. reset: down, then delete the data.
+# kill N  kill -9 node N (a crash). stop N: SIGTERM and wait. start N: start node N on its
+#         existing data and wait until it answers. brokers: the bootstrap list.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -158,6 +172,161 @@ down() {
 	kill -KILL "$pid" 2>/dev/null || true
 	rm -f "$PIDFILE"
 }
+
+# ---- three-node cluster (KBUS_KAFKA_NODES=3) ----
+
+CLUSTER="$KBUS_CACHE/kafka-cluster"
+NODES=3
+node_port() { echo $((29090 + $1)); }
+node_cport() { echo $((39090 + $1)); }
+node_dir() { echo "$CLUSTER/node$1"; }
+cluster_brokers() {
+	local out="" n
+	for n in $(seq 1 $NODES); do out="$out${out:+,}127.0.0.1:$(node_port "$n")"; done
+	echo "$out"
+}
+
+node_pid() {
+	local f
+	f="$(node_dir "$1")/kafka.pid"
+	[ -f "$f" ] || return 1
+	local pid
+	pid=$(cat "$f")
+	kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+node_config() {
+	local n=$1 dir voters="" i
+	dir="$(node_dir "$n")"
+	mkdir -p "$dir/data" "$dir/tmp"
+	for i in $(seq 1 $NODES); do voters="$voters${voters:+,}$i@127.0.0.1:$(node_cport "$i")"; done
+	cat >"$dir/server.properties" <<PROPS
+# Written by scripts/kafka.sh: node $n of a three-node test cluster on loopback.
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(node_port "$n"),CONTROLLER://127.0.0.1:$(node_cport "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(node_port "$n")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=6
+# Durability under the loss of one node: an acks=all write is on two nodes at least.
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+# Never elect an out-of-sync replica: it would drop acknowledged records.
+unclean.leader.election.enable=false
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+delete.topic.enable=true
+# A killed node is fenced after 6 s without heartbeats (default 9 s), so that its
+# partitions get new leaders quickly; a replica 10 s behind leaves the ISR (default 30 s).
+broker.session.timeout.ms=6000
+broker.heartbeat.interval.ms=1000
+replica.lag.time.max.ms=10000
+log.segment.bytes=67108864
+PROPS
+	cp "$RUN/log4j2.properties" "$dir/log4j2.properties"
+}
+
+node_start() {
+	local n=$1 dir
+	dir="$(node_dir "$n")"
+	if node_pid "$n" >/dev/null; then return 0; fi
+	: >>"$dir/kafka.log"
+	setsid "$(java_bin)" -Xms128m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-Djava.awt.headless=true -Djava.io.tmpdir="$dir/tmp" \
+		-Dlog4j2.configurationFile="$dir/log4j2.properties" \
+		-cp "$LIBS/*" kafka.Kafka "$dir/server.properties" \
+		</dev/null >>"$dir/kafka.log" 2>&1 &
+	echo $! >"$dir/kafka.pid"
+}
+
+node_wait() {
+	local n=$1
+	devsvc kafka-ready -brokers "127.0.0.1:$(node_port "$n")" -timeout "${WAIT}s" -pid "$(cat "$(node_dir "$n")/kafka.pid")" \
+		|| { tail -30 "$(node_dir "$n")/kafka.log" >&2 || true; die "node $n did not answer within ${WAIT}s (log: $(node_dir "$n")/kafka.log)"; }
+}
+
+cluster_up() {
+	resolve_jars
+	RUN="$CLUSTER" write_config # for log4j2.properties
+	local n id=""
+	for n in $(seq 1 $NODES); do node_config "$n"; done
+	if [ ! -f "$(node_dir 1)/data/meta.properties" ]; then
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+		log "kafka: formatting a $NODES-node cluster in $CLUSTER"
+		for n in $(seq 1 $NODES); do
+			"$(java_bin)" -Xmx256m -Djava.io.tmpdir="$(node_dir "$n")/tmp" \
+				-Dlog4j2.configurationFile="$(node_dir "$n")/log4j2.properties" \
+				-cp "$LIBS/*" kafka.tools.StorageTool format -t "$id" -c "$(node_dir "$n")/server.properties" >>"$(node_dir "$n")/kafka.log" 2>&1 \
+				|| { tail -20 "$(node_dir "$n")/kafka.log" >&2; die "formatting node $n failed"; }
+		done
+	fi
+	for n in $(seq 1 $NODES); do node_start "$n"; done
+	for n in $(seq 1 $NODES); do node_wait "$n"; done
+	log "kafka: $NODES-node cluster ready on $(cluster_brokers)"
+}
+
+node_stop() {
+	local n=$1 pid
+	pid=$(node_pid "$n") || { rm -f "$(node_dir "$n")/kafka.pid"; return 0; }
+	kill -TERM "$pid"
+	for _ in $(seq 1 60); do
+		kill -0 "$pid" 2>/dev/null || { rm -f "$(node_dir "$n")/kafka.pid"; return 0; }
+		sleep 1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$(node_dir "$n")/kafka.pid"
+}
+
+cluster_down() {
+	local n pids=()
+	# SIGTERM all at once: one at a time, the last nodes wait for a quorum that left.
+	for n in $(seq 1 $NODES); do
+		if pid=$(node_pid "$n"); then kill -TERM "$pid"; pids+=("$pid"); fi
+	done
+	for _ in $(seq 1 60); do
+		local alive=0
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 1
+	done
+	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+	rm -f "$CLUSTER"/node*/kafka.pid
+	log "kafka: cluster stopped"
+}
+
+node_arg() {
+	case "${1:-}" in [1-9]) [ "$1" -le $NODES ] && return 0 ;; esac
+	die "name a node: 1..$NODES"
+}
+
+if [ "${KBUS_KAFKA_NODES:-1}" != 1 ]; then
+	[ "$KBUS_KAFKA_NODES" = 3 ] || die "KBUS_KAFKA_NODES must be 1 or 3"
+	case "${1:-}" in
+		up) cluster_up ;;
+		down) cluster_down ;;
+		reset) cluster_down; rm -rf "$CLUSTER"; log "kafka: cluster data deleted" ;;
+		status) devsvc kafka-ready -brokers "$(cluster_brokers)" -timeout 3s ;;
+		brokers) cluster_brokers ;;
+		kill) node_arg "${2:-}"; if pid=$(node_pid "$2"); then kill -KILL "$pid"; rm -f "$(node_dir "$2")/kafka.pid"; log "kafka: node $2 ($pid) killed"; fi ;;
+		stop) node_arg "${2:-}"; node_stop "$2" ;;
+		start) node_arg "${2:-}"; node_start "$2"; node_wait "$2" ;;
+		pid) node_arg "${2:-}"; node_pid "$2" ;;
+		log) node_arg "${2:-}"; echo "$(node_dir "$2")/kafka.log" ;;
+		*) echo "usage: KBUS_KAFKA_NODES=3 $0 up|down|reset|status|brokers|kill N|stop N|start N|pid N|log N" >&2; exit 2 ;;
+	esac
+	exit 0
+fi
 
 case "${1:-}" in
 	up) up ;;

@@ -9,6 +9,9 @@
 #         kbus applies them itself (kbustest, servers, `kbus migrate`).
 # down    stops the cluster this script started.
 # status  exits 0 when the database answers.
+# crash   stops the cluster this script started with `pg_ctl stop -m immediate`: no
+#         checkpoint, clients cut off, crash recovery at the next start (the soak's fault).
+# start   starts that cluster again (no install, no initdb) and waits until it answers.
 #
 # Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable),
 # KBUS_PGDATA (default /var/tmp/kbus-postgres-<port>), KBUS_PG_WAIT (seconds, 60).
@@ -92,9 +95,30 @@ down() {
 	fi
 }
 
+crash() {
+	local bin
+	bin="$(pg_bindir)" || die "PostgreSQL is not installed"
+	run_pg "$bin/pg_ctl" -D "$PGDATA_DIR" -m immediate stop >/dev/null
+	log "postgres: $HOST:$PORT stopped with -m immediate"
+}
+
+start() {
+	local bin
+	bin="$(pg_bindir)" || die "PostgreSQL is not installed"
+	[ -f "$PGDATA_DIR/PG_VERSION" ] || die "no cluster in $PGDATA_DIR: run up first"
+	if ! run_pg "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
+		run_pg "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t "$WAIT" \
+			-o "-c listen_addresses=$HOST -p $PORT -k /tmp -c max_connections=200" start >/dev/null \
+			|| { tail -20 "$PGDATA_DIR/server.log" >&2; die "PostgreSQL did not start (log: $PGDATA_DIR/server.log)"; }
+	fi
+	devsvc pg-ready -url "$URL" -timeout "${WAIT}s" || die "PostgreSQL does not answer on $HOSTPORT"
+}
+
 case "${1:-}" in
 	up) up ;;
 	down) down ;;
+	crash) crash ;;
+	start) start ;;
 	status) devsvc pg-ready -url "$URL" -timeout 3s ;;
-	*) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+	*) echo "usage: $0 up|down|crash|start|status" >&2; exit 2 ;;
 esac
