@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/dlq"
@@ -232,6 +233,9 @@ func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 		delete(fresh, it.dedupID) // a repeat later in this batch is a duplicate
 		if it.h.batch == nil {
 			if err := c.call(it.e.Topic, func() error { return it.h.tx(handlerCtx(ctx, it), tx, it.e) }); err != nil {
+				if dbErr := lostConn(tx, err); dbErr != nil {
+					return -1, 0, nil, dbErr
+				}
 				return i, i + 1, err, nil
 			}
 			handled++
@@ -250,6 +254,9 @@ func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 			}
 		}
 		if err := c.call(it.e.Topic, func() error { return it.h.batch(ctx, tx, events) }); err != nil {
+			if dbErr := lostConn(tx, err); dbErr != nil {
+				return -1, 0, nil, dbErr
+			}
 			return i, j, err, nil
 		}
 		handled += len(events)
@@ -261,6 +268,18 @@ func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 	c.m.addProcessed(items[0].rec.Topic, handled)
 	c.m.addDuplicates(items[0].rec.Topic, dups)
 	return -1, 0, nil, nil
+}
+
+// lostConn tells a database outage from a handler's failure: when the
+// handler's error came with the transaction's connection gone (PostgreSQL
+// restarted, the network cut), the event is not at fault, so no attempt is
+// counted and it cannot be dead-lettered for it; txRetryDB waits for the
+// database instead. It returns nil for an ordinary handler error.
+func lostConn(tx pgx.Tx, herr error) error {
+	if tx.Conn().IsClosed() {
+		return fmt.Errorf("handler's transaction lost its connection: %w", herr)
+	}
+	return nil
 }
 
 // retry retries a failed event alone, with backoff, until it succeeds, its

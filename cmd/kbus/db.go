@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbus-dev/kbus/internal/migrations"
 )
@@ -70,4 +73,51 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, beforeShutdown 
 		err = serr
 	}
 	return err
+}
+
+// openDBWait is openDB for servers, which must outlive a PostgreSQL outage,
+// also one at their start: while the database cannot be reached it logs and
+// tries again (every 1 s, backing off to 5 s) until ctx ends. A bad URL or
+// an error from PostgreSQL itself (a failing migration) is returned at once.
+func (a *app) openDBWait(ctx context.Context, log *slog.Logger, maxConns int32) (*pgxpool.Pool, error) {
+	wait := time.Second
+	for {
+		pool, err := a.openDB(ctx, maxConns)
+		var pgErr *pgconn.PgError
+		if err == nil || errors.As(err, &pgErr) || ctx.Err() != nil {
+			return pool, err
+		}
+		if _, perr := pgxpool.ParseConfig(a.dbURL); perr != nil {
+			return nil, err
+		}
+		log.Warn("kbus: PostgreSQL unreachable; retrying", "error", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// connectWait is connect for servers: it waits for a broker to answer,
+// logging and retrying, until ctx ends.
+func (a *app) connectWait(ctx context.Context, log *slog.Logger, opts ...kgo.Opt) (*kgo.Client, error) {
+	wait := time.Second
+	for {
+		cl, err := a.connect(ctx, opts...)
+		if err == nil || ctx.Err() != nil {
+			return cl, err
+		}
+		if _, cerr := a.client(opts...); cerr != nil {
+			return nil, err
+		}
+		log.Warn("kbus: no broker answers; retrying", "brokers", a.brokers, "error", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
 }

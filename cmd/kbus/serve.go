@@ -68,12 +68,12 @@ same key. Without one, secrets are stored in clear.`,
 			}
 			ctx := cmd.Context()
 			log := slog.New(slog.NewJSONHandler(a.errOut, nil))
-			pool, err := a.openDB(ctx, 0)
+			pool, err := a.openDBWait(ctx, log, 0)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			cl, err := a.connect(ctx, kgo.RequiredAcks(kgo.AllISRAcks()))
+			cl, err := a.connectWait(ctx, log, kgo.RequiredAcks(kgo.AllISRAcks()))
 			if err != nil {
 				return err
 			}

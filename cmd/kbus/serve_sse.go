@@ -41,7 +41,7 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 			}
 			ctx := cmd.Context()
 			log := slog.New(slog.NewJSONHandler(a.errOut, nil))
-			pool, err := a.openDB(ctx, 0)
+			pool, err := a.openDBWait(ctx, log, 0)
 			if err != nil {
 				return err
 			}
