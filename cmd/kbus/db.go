@@ -51,11 +51,10 @@ func (a *app) openDB(ctx context.Context, maxConns int32) (*pgxpool.Pool, error)
 	return pool, nil
 }
 
-// serve serves h on ln until ctx ends, then runs beforeShutdown (to end
-// long-lived responses such as event streams) and shuts the server down
-// gracefully within 30 s.
-func serve(ctx context.Context, ln net.Listener, h http.Handler, beforeShutdown func(context.Context)) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// serve serves srv (see newHTTPServer) on ln until ctx ends, then runs
+// beforeShutdown (to end long-lived responses such as event streams) and
+// shuts the server down gracefully within 30 s.
+func serve(ctx context.Context, ln net.Listener, srv *http.Server, beforeShutdown func(context.Context)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

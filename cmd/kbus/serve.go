@@ -122,7 +122,7 @@ same key. Without one, secrets are stored in clear.`,
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return fan.Run(gctx) })
 			g.Go(func() error { return d.Run(gctx) })
-			g.Go(func() error { return serve(gctx, ln, mux, nil) })
+			g.Go(func() error { return serve(gctx, ln, newHTTPServer(mux, apiLimits), nil) })
 			return g.Wait()
 		},
 	}
@@ -159,4 +159,30 @@ func webhookSecretKey(file string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	return key, nil
+}
+
+// httpLimits bound what one client of kbus's HTTP servers may hold: a
+// connection that sends its request headers too slowly, trickles its body,
+// or sits idle between requests is closed, and oversized headers are
+// answered 431. A zero duration means no limit.
+type httpLimits struct {
+	readHeader time.Duration // ReadHeaderTimeout: the request line and headers
+	read       time.Duration // ReadTimeout: the whole request, body included
+	idle       time.Duration // IdleTimeout: a keep-alive connection between requests
+	maxHeader  int           // MaxHeaderBytes
+}
+
+var (
+	// apiLimits are the webhook API's: its requests are small (bodies of at
+	// most 64 KiB) and its answers short.
+	apiLimits = httpLimits{readHeader: 10 * time.Second, read: 30 * time.Second, idle: 2 * time.Minute, maxHeader: 64 << 10}
+	// streamLimits are the SSE server's: no ReadTimeout, which would end
+	// every stream's request context once it ran out.
+	streamLimits = httpLimits{readHeader: 10 * time.Second, idle: 2 * time.Minute, maxHeader: 64 << 10}
+)
+
+// newHTTPServer returns the http.Server for h with the limits l.
+func newHTTPServer(h http.Handler, l httpLimits) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: l.readHeader, ReadTimeout: l.read, IdleTimeout: l.idle,
+		MaxHeaderBytes: l.maxHeader}
 }

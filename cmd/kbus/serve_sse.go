@@ -76,7 +76,7 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 				}
 				fmt.Fprintf(a.out, "serving events on http://%s/events/stream (topics %s)\n", ln.Addr(), strings.Join(eventTypes, ","))
 				// End the streams first, so that the HTTP shutdown does not wait for them.
-				return serve(gctx, ln, mux, func(ctx context.Context) { _ = srv.Shutdown(ctx) })
+				return serve(gctx, ln, newHTTPServer(mux, streamLimits), func(ctx context.Context) { _ = srv.Shutdown(ctx) })
 			})
 			return g.Wait()
 		},
