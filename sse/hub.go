@@ -97,17 +97,18 @@ func (h *hub) snapshot() (cursor uint64, next map[tp]int64) {
 	return h.head, next
 }
 
-// since appends to dst the events from cursor on and returns the new cursor,
-// the channel closed at the next publish, and lost when the ring has
-// overwritten events the cursor had not read.
-func (h *hub) since(cursor uint64, dst []hubEvent) (_ []hubEvent, next uint64, notify <-chan struct{}, lost bool) {
+// since appends to dst the events from cursor on, at most max of them, and
+// returns the new cursor, the channel closed at the next publish, and lost
+// when the ring has overwritten events the cursor had not read.
+func (h *hub) since(cursor uint64, dst []hubEvent, max int) (_ []hubEvent, next uint64, notify <-chan struct{}, lost bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	size := uint64(len(h.ring))
 	if h.head > size && cursor < h.head-size {
 		return dst, cursor, h.notify, true
 	}
-	for ; cursor < h.head; cursor++ {
+	end := min(h.head, cursor+uint64(max))
+	for ; cursor < end; cursor++ {
 		dst = append(dst, h.ring[cursor%size])
 	}
 	return dst, cursor, h.notify, false

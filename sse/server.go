@@ -2,6 +2,7 @@ package sse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,11 @@ type Config struct {
 	// WriteTimeout bounds one write to a client; a client that does not read
 	// is disconnected after it. Default 10s.
 	WriteTimeout time.Duration
+	// KeyCheckInterval is how often an open stream checks its API key again:
+	// a stream whose key has been revoked since it opened is ended (with the
+	// comment "API key revoked") at its next check. When the key cannot be
+	// checked (the database is down) the stream stays open. Default 1m.
+	KeyCheckInterval time.Duration
 	// AllowOrigins are the origins (scheme://host:port) of pages on other
 	// servers allowed to open streams (CORS); "*" allows any. Default none:
 	// pages served by the same server need nothing.
@@ -80,6 +86,23 @@ type Config struct {
 // Last-Event-ID is replayed what it missed from Kafka itself, by timestamp,
 // so resuming works across restarts and instances for as long as the topics
 // retain the events.
+//
+// Hostile or broken requests are answered with 4xx and the JSON body
+// {"error":{"code","message","field"}} before a stream opens: 401 without a
+// valid key (missing, malformed, unknown, revoked); 400 for a types list
+// that is empty, names an unknown type or a name longer than 249 bytes, or
+// has more than [MaxTypes] entries (duplicates are merged), and for a
+// Last-Event-ID that is not a message id (the value is not quoted back);
+// 429 beyond MaxConns or MaxConnsPerKey. A Last-Event-ID whose time is more
+// than an hour ahead of the server's clock is ignored: the stream starts
+// from now, after a comment saying so. An open stream checks its key every
+// KeyCheckInterval and ends when it has been revoked. Whatever the stream's
+// backlog, it takes at most 256 events from the hub at a time and writes
+// about 64 KiB at most at once, so its memory is bounded; a client that
+// does not read is disconnected after WriteTimeout. Header sizes and the
+// timeouts of idle and slow connections belong to the http.Server: set its
+// ReadHeaderTimeout, IdleTimeout and MaxHeaderBytes (`kbus serve sse` does),
+// but no WriteTimeout, which would end every stream.
 //
 // A Server is safe for concurrent use. [Server.Handler] is the http.Handler
 // of the stream; call Run to start reading Kafka, serve the handler once
@@ -137,6 +160,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.KeyCheckInterval <= 0 {
+		cfg.KeyCheckInterval = time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -204,7 +230,7 @@ func (s *Server) Handler() http.Handler {
 		select {
 		case <-s.ready:
 		default:
-			httpError(w, http.StatusServiceUnavailable, "starting", "the stream is not ready yet; retry shortly")
+			httpError(w, http.StatusServiceUnavailable, "starting", "", "the stream is not ready yet; retry shortly")
 			return
 		}
 		// EventSource cannot send headers: accept the key as a parameter.
@@ -215,10 +241,27 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-func httpError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
+// errorBody is the JSON error shape of kbus's HTTP APIs.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+// httpError answers with the JSON error {"error":{"code","message","field"}},
+// field left out when empty. encoding/json keeps the body valid JSON
+// whatever bytes a message quotes from the request.
+func httpError(w http.ResponseWriter, status int, code, field, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Field = code, msg, field
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, msg)
+	_ = json.NewEncoder(w).Encode(b) // the client may be gone; nothing to do
 }
 
 func (s *Server) acquire(key string) bool {
@@ -253,39 +296,77 @@ func (c client) wants(typ, tenant string) bool {
 	return slices.Contains(c.types, typ) && (c.p.Admin || (tenant != "" && tenant == c.p.TenantID))
 }
 
+// Limits on a request's parameters; see [Server].
+const (
+	// MaxTypes is the most entries (duplicates and empty ones included) the
+	// types parameter may list.
+	MaxTypes = 1000
+	// maxTypeLen is Kafka's longest topic name.
+	maxTypeLen = 249
+	// futureIDSlack is how far ahead of the server's clock the time of a
+	// Last-Event-ID may be and still be used to resume.
+	futureIDSlack = time.Hour
+)
+
+// parseTypes returns the distinct types of the types parameter v, or the
+// error to answer with.
+func (s *Server) parseTypes(v string) (types []string, code, msg string) {
+	if strings.Count(v, ",") >= MaxTypes {
+		return nil, "too_many_types", fmt.Sprintf("types lists more than %d entries", MaxTypes)
+	}
+	for t := range strings.SplitSeq(v, ",") {
+		if t = strings.TrimSpace(t); t == "" || slices.Contains(types, t) {
+			continue
+		}
+		if len(t) > maxTypeLen {
+			return nil, "unknown_type", fmt.Sprintf("an event type is at most %d bytes long", maxTypeLen)
+		}
+		if !slices.Contains(s.cfg.Topics, t) {
+			return nil, "unknown_type", fmt.Sprintf("unknown event type %q (known: %s)", t, strings.Join(s.cfg.Topics, ", "))
+		}
+		types = append(types, t)
+	}
+	if len(types) == 0 {
+		return nil, "no_types", "types is required: a comma-separated list of event types"
+	}
+	return types, "", ""
+}
+
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	p, _ := apikey.PrincipalFrom(r.Context())
 	q := r.URL.Query()
 	c := client{p: p}
-	for _, t := range strings.Split(q.Get("types"), ",") {
-		if t = strings.TrimSpace(t); t == "" {
-			continue
-		}
-		if !slices.Contains(s.cfg.Topics, t) {
-			httpError(w, http.StatusBadRequest, "unknown_type", fmt.Sprintf("unknown event type %q (known: %s)", t, strings.Join(s.cfg.Topics, ", ")))
-			return
-		}
-		c.types = append(c.types, t)
-	}
-	if len(c.types) == 0 {
-		httpError(w, http.StatusBadRequest, "no_types", "types is required: a comma-separated list of event types")
+	var code, msg string
+	if c.types, code, msg = s.parseTypes(q.Get("types")); code != "" {
+		httpError(w, http.StatusBadRequest, code, "types", msg)
 		return
 	}
-	lastID := r.Header.Get("Last-Event-ID")
+	lastID, field := r.Header.Get("Last-Event-ID"), "Last-Event-ID"
 	if lastID == "" {
-		lastID = q.Get("last_event_id")
+		lastID, field = q.Get("last_event_id"), "last_event_id"
 	}
 	var resumeAt time.Time
+	var notice string
 	if lastID != "" {
 		t, err := envelope.MessageIDTime(lastID)
 		if err != nil {
-			httpError(w, http.StatusBadRequest, "invalid_last_event_id", fmt.Sprintf("Last-Event-ID %q is not a kbus message id", lastID))
+			// The value is not quoted back: it may be long or binary.
+			httpError(w, http.StatusBadRequest, "invalid_last_event_id", field,
+				field+" is not a kbus message id (msg_ followed by a ULID)")
 			return
 		}
-		resumeAt = t
+		if t.After(time.Now().Add(futureIDSlack)) {
+			// No event can have this id yet: the client's id is forged or
+			// corrupt. Resuming from it would replay nothing and keep the id
+			// lines off the live events, so it is ignored.
+			notice = "Last-Event-ID is in the future: ignored, streaming from now"
+			lastID = ""
+		} else {
+			resumeAt = t
+		}
 	}
 	if !s.acquire(p.KeyID) {
-		httpError(w, http.StatusTooManyRequests, "too_many_streams", "too many open streams for this key or server")
+		httpError(w, http.StatusTooManyRequests, "too_many_streams", "", "too many open streams for this key or server")
 		return
 	}
 	defer s.release(p.KeyID)
@@ -319,6 +400,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if err := write(AppendRetry(nil, s.cfg.Retry)); err != nil {
 		return
 	}
+	if notice != "" {
+		if err := write(AppendComment(nil, notice)); err != nil {
+			return
+		}
+	}
 	// maxID is the highest id this stream has sent (or the client had): see
 	// hubEvent.appendTo.
 	maxID := lastID
@@ -333,6 +419,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()
+	keyCheck := time.NewTicker(s.cfg.KeyCheckInterval)
+	defer keyCheck.Stop()
+	more := make(chan struct{}) // closed: the ring holds more than one batch
+	close(more)
 	var (
 		evs    []hubEvent
 		buf    []byte
@@ -340,12 +430,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		notify <-chan struct{}
 	)
 	for {
-		evs, cursor, notify, lost = s.hub.since(cursor, evs[:0])
+		evs, cursor, notify, lost = s.hub.since(cursor, evs[:0], maxBatch)
 		if lost {
 			s.m.slow.Inc()
 			_ = write(AppendComment(nil, "too slow: events were dropped for this stream; reconnect with Last-Event-ID"))
 			return
 		}
+		// A stream holds at most maxBatch events and about maxWrite bytes at
+		// a time, however far behind it is.
 		buf = buf[:0]
 		n := 0
 		for i := range evs {
@@ -353,17 +445,26 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 				buf = evs[i].appendTo(buf, &maxID)
 				n++
 			}
-		}
-		if n > 0 {
-			if err := write(buf); err != nil {
-				return
+			if n > 0 && (len(buf) >= maxWrite || i == len(evs)-1) {
+				if err := write(buf); err != nil {
+					return
+				}
+				s.m.sent.Add(float64(n))
+				buf, n = buf[:0], 0
 			}
-			s.m.sent.Add(float64(n))
+		}
+		if len(evs) == maxBatch {
+			notify = more
 		}
 		select {
 		case <-notify:
 		case <-heartbeat.C:
 			if err := write(AppendComment(nil, "heartbeat")); err != nil {
+				return
+			}
+		case <-keyCheck.C:
+			if s.revoked(r, p) {
+				_ = write(AppendComment(nil, "API key revoked"))
 				return
 			}
 		case <-r.Context().Done():
@@ -373,6 +474,29 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// Bounds of one stream's pending work: events taken from the hub at a time,
+// and bytes gathered before a write.
+const (
+	maxBatch = 256
+	maxWrite = 64 << 10
+)
+
+// revoked checks the key of r (whose principal is p) again and reports
+// whether it no longer authenticates. A key that cannot be checked (the
+// database is down) counts as valid: an outage must not end every stream.
+func (s *Server) revoked(r *http.Request, p apikey.Principal) bool {
+	_, key, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	_, err := s.cfg.Keys.Authenticate(r.Context(), strings.TrimSpace(key))
+	switch {
+	case errors.Is(err, apikey.ErrRevoked) || errors.Is(err, apikey.ErrInvalidKey):
+		s.cfg.Logger.Info("kbus: sse stream ended: its API key no longer authenticates", "key", p.KeyID, "error", err)
+		return true
+	case err != nil && r.Context().Err() == nil:
+		s.cfg.Logger.Warn("kbus: sse cannot check an API key again; the stream stays open", "key", p.KeyID, "error", err)
+	}
+	return false
 }
 
 // replay writes the client's events after lastID from Kafka, from the time

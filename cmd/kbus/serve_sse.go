@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,13 +27,20 @@ func newServeSSECmd(a *app) *cobra.Command {
 		ringSize            int
 		static              string
 		allowOrigins        []string
+		keyCheck            time.Duration
+		limits              = streamLimits
 	)
 	cmd := &cobra.Command{
 		Use:   "sse --event-types T,...",
 		Short: "Serve GET /events/stream: kbus events as Server-Sent Events, per tenant, resumable",
 		Long: `Serve the event stream on --addr until interrupted: GET /events/stream?types=… with a tenant API key
 (Authorization: Bearer, or ?access_token= for EventSource), Last-Event-ID resume from Kafka, and
-Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / (a dashboard page).`,
+Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / (a dashboard page).
+
+An open stream checks its key every --key-check-interval and ends once the key is revoked. A client
+must send its request headers within --read-header-timeout and in at most --max-header-bytes (431
+beyond); a kept-alive connection is closed after --idle-timeout without a request. /metrics and
+/healthz need no key: expose them to your monitoring only.`,
 		Example: `  kbus serve sse --event-types payment.completed,payment.failed,refund.created --addr :8081`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -49,7 +57,8 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 			reg := prometheus.NewRegistry()
 			srv, err := sse.NewServer(sse.Config{Brokers: strings.Split(a.brokers, ","), Topics: eventTypes,
 				Keys: apikey.NewStore(pool, apikey.Logger(log)), TenantField: tenantField, MaxConns: maxConns,
-				MaxConnsPerKey: maxPerKey, RingSize: ringSize, AllowOrigins: allowOrigins, Logger: log, Registerer: reg})
+				MaxConnsPerKey: maxPerKey, RingSize: ringSize, AllowOrigins: allowOrigins, KeyCheckInterval: keyCheck,
+				Logger: log, Registerer: reg})
 			if err != nil {
 				return err
 			}
@@ -76,7 +85,9 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 				}
 				fmt.Fprintf(a.out, "serving events on http://%s/events/stream (topics %s)\n", ln.Addr(), strings.Join(eventTypes, ","))
 				// End the streams first, so that the HTTP shutdown does not wait for them.
-				return serve(gctx, ln, newHTTPServer(mux, streamLimits), func(ctx context.Context) { _ = srv.Shutdown(ctx) })
+				hs := newHTTPServer(mux, limits)
+				hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+				return serve(gctx, ln, hs, func(ctx context.Context) { _ = srv.Shutdown(ctx) })
 			})
 			return g.Wait()
 		},
@@ -90,5 +101,9 @@ Prometheus metrics on /metrics. With --static DIR, files in DIR are served at / 
 	fs.IntVar(&ringSize, "ring-size", 1<<16, "recent events kept in memory; a client further behind is disconnected")
 	fs.StringVar(&static, "static", "", "a directory of files to serve at /")
 	fs.StringSliceVar(&allowOrigins, "allow-origins", nil, "origins of pages elsewhere allowed to open streams (CORS), e.g. http://127.0.0.1:8090")
+	fs.DurationVar(&keyCheck, "key-check-interval", time.Minute, "how often an open stream checks that its API key is not revoked")
+	fs.DurationVar(&limits.readHeader, "read-header-timeout", limits.readHeader, "time a client has to send its request headers")
+	fs.DurationVar(&limits.idle, "idle-timeout", limits.idle, "time a kept-alive connection may wait for its next request")
+	fs.IntVar(&limits.maxHeader, "max-header-bytes", limits.maxHeader, "largest request line and headers accepted (larger: 431)")
 	return cmd
 }
