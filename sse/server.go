@@ -183,11 +183,26 @@ func (s *Server) clientOpts() []kgo.Opt {
 }
 
 // Run reads the topics into the hub until ctx ends. Streams are served once
-// Run has started (requests before get 503).
+// Run has started (requests before get 503). While no broker answers at the
+// start, Run logs and tries again (every 500 ms, backing off to 5 s) until
+// ctx ends: a server started during a Kafka outage waits it out; later
+// outages are ridden out by the client, which reconnects on its own.
 func (s *Server) Run(ctx context.Context) error {
-	cl, err := s.startSource(ctx)
-	if err != nil {
-		return err
+	var cl *kgo.Client
+	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var err error
+		if cl, err = s.startSource(ctx); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.cfg.Logger.Warn("kbus: sse cannot list the topics' end offsets; retrying", "topics", s.cfg.Topics, "error", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
 	}
 	defer cl.Close()
 	close(s.ready)

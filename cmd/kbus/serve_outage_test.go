@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kbus-dev/kbus/kbustest"
+)
+
+// gate is a TCP proxy to target that refuses every connection (accepts and
+// closes it at once, as a server going down does) until open is called:
+// a service that is down, then comes back, at a fixed address.
+type gate struct {
+	ln     net.Listener
+	target string
+	up     atomic.Bool
+	wg     sync.WaitGroup
+}
+
+func newGate(t *testing.T, target string) *gate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{ln: ln, target: target}
+	g.wg.Go(g.accept)
+	t.Cleanup(func() { _ = ln.Close(); g.wg.Wait() })
+	return g
+}
+
+func (g *gate) addr() string { return g.ln.Addr().String() }
+func (g *gate) open()        { g.up.Store(true) }
+
+func (g *gate) accept() {
+	for {
+		c, err := g.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !g.up.Load() {
+			_ = c.Close()
+			continue
+		}
+		g.wg.Go(func() {
+			defer c.Close()
+			s, err := net.Dial("tcp", g.target)
+			if err != nil {
+				return
+			}
+			defer s.Close()
+			go func() { _, _ = io.Copy(s, c); _ = s.Close() }()
+			_, _ = io.Copy(c, s)
+		})
+	}
+}
+
+// TestServersWaitOutOutagesAtStart starts `kbus serve webhooks` and `kbus
+// serve sse` while PostgreSQL and Kafka cannot be reached, then brings back
+// PostgreSQL, then Kafka: neither server exits; each logs that it is
+// retrying, and serves once both are back.
+func TestServersWaitOutOutagesAtStart(t *testing.T) {
+	db := kbustest.DB(t)
+	brokers := kbustest.Brokers(t)
+	topic := kbustest.Topic(t, 1)
+	for _, kind := range []string{"webhooks", "sse"} {
+		t.Run(kind, func(t *testing.T) {
+			pg := newGate(t, mustURLHost(t, db.URL))
+			kafka := newGate(t, brokers[0])
+			dbURL, err := url.Parse(db.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dbURL.Host = pg.addr()
+			args := []string{"--brokers", kafka.addr(), "--database-url", dbURL.String(), "serve", kind,
+				"--addr", "127.0.0.1:0", "--event-types", topic}
+			if kind == "webhooks" {
+				args = append(args, "--group", kbustest.Name(t, "webhooks."))
+			}
+			var stdout, stderr syncBuffer
+			root := newRootCmd(&stdout, &stderr)
+			root.SetArgs(args)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- root.ExecuteContext(ctx) }()
+			defer func() {
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(60 * time.Second):
+					t.Error("the server did not stop within 60 s of its context ending")
+				}
+			}()
+
+			// Down: the server must keep trying, not exit.
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "retrying"); {
+				select {
+				case err := <-done:
+					done <- err // for the deferred wait
+					t.Fatalf("serve %s exited while PostgreSQL was down: %v\n%s", kind, err, stderr.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("serve %s logged no retry while PostgreSQL was down:\n%s", kind, stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			select {
+			case err := <-done:
+				done <- err // for the deferred wait
+				t.Fatalf("serve %s exited while PostgreSQL was down: %v\n%s", kind, err, stderr.String())
+			case <-time.After(2 * time.Second):
+			}
+
+			// PostgreSQL back, Kafka still down: still no exit.
+			pg.open()
+			if kind == "webhooks" {
+				for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "no broker answers; retrying"); {
+					select {
+					case err := <-done:
+						done <- err // for the deferred wait
+						t.Fatalf("serve %s exited while Kafka was down: %v\n%s", kind, err, stderr.String())
+					default:
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("serve %s logged no retry while Kafka was down:\n%s", kind, stderr.String())
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			select {
+			case err := <-done:
+				done <- err // for the deferred wait
+				t.Fatalf("serve %s exited while Kafka was down: %v\n%s", kind, err, stderr.String())
+			case <-time.After(2 * time.Second):
+			}
+
+			// Both back: it serves.
+			kafka.open()
+			addrRE := regexp.MustCompile(`on (http://[0-9.:]+)`)
+			var base string
+			for deadline := time.Now().Add(60 * time.Second); base == ""; {
+				select {
+				case err := <-done:
+					done <- err // for the deferred wait
+					t.Fatalf("serve %s exited: %v\n%s", kind, err, stderr.String())
+				default:
+				}
+				if m := addrRE.FindStringSubmatch(stdout.String()); m != nil {
+					base = m[1]
+				} else if time.Now().After(deadline) {
+					t.Fatalf("serve %s did not start within 60 s of the services coming back:\n%s", kind, stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			resp, err := http.Get(base + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("/healthz: %s", resp.Status)
+			}
+		})
+	}
+}
+
+func mustURLHost(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
