@@ -365,16 +365,19 @@ func (d *Dispatcher) send(ctx context.Context, c *claimed) outcome {
 
 // parseRetryAfter reads delay-seconds or an HTTP date, capped at 24h.
 func parseRetryAfter(v string, now time.Time) time.Duration {
+	const maxDelay = 24 * time.Hour
 	if v == "" {
 		return 0
 	}
 	var d time.Duration
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		d = time.Duration(s) * time.Second
+	// Atoi saturates a number out of range (ErrRange): that too is a long
+	// delay. Capping before multiplying keeps the Duration from overflowing.
+	if s, err := strconv.Atoi(v); (err == nil || errors.Is(err, strconv.ErrRange)) && s > 0 {
+		d = time.Duration(min(s, int(maxDelay/time.Second))) * time.Second
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	}
-	return min(max(d, 0), 24*time.Hour)
+	return min(max(d, 0), maxDelay)
 }
 
 // next decides what follows attempt n (1-based) of a delivery.
