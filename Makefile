@@ -6,7 +6,7 @@ STATICCHECK ?= $(GO) tool -modfile=tools/go.mod staticcheck
 export KAFKA_BROKERS ?= 127.0.0.1:9092
 export DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable
 
-.PHONY: test demo bench services services-postgres services-down lint vet fmt-check schemas-check
+.PHONY: test demo bench soak soak-short fuzz services services-postgres services-down lint vet fmt-check schemas-check
 
 ## test: start Kafka and PostgreSQL if needed, then vet, staticcheck and the race-enabled tests,
 ## then the browser tests of the integration/ module (Debian's chromium is installed if missing)
@@ -27,6 +27,23 @@ demo: $(if $(filter 1,$(KBUS_EMBEDDED)),services-postgres,services)
 ## bench: run the benchmarks against the real broker and write BENCHMARKS.md
 bench: services
 	bash scripts/bench.sh
+
+## soak: the fault-injection soak, long form (cmd/kbus-soak, about 10 minutes): 50,000 + 5,000 events on a
+## three-node cluster while kbus processes, the partition leader and PostgreSQL are killed; it fails on
+## any loss or doubled effect. Then every fuzz target for SOAK_FUZZTIME. SOAK_FLAGS passes flags.
+SOAK_FUZZTIME ?= 60s
+soak:
+	bash scripts/soak.sh $(SOAK_FLAGS)
+	FUZZTIME=$(SOAK_FUZZTIME) bash scripts/fuzz.sh
+
+## soak-short: CI's form of the soak (3,500 events over 60 s, one fault of each kind)
+soak-short:
+	bash scripts/soak.sh -short $(SOAK_FLAGS)
+
+## fuzz: every fuzz target, each for FUZZTIME (CI: 5s)
+FUZZTIME ?= 5s
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 ## services: start a real Kafka broker and PostgreSQL unless they already answer
 services:

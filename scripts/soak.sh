@@ -4,8 +4,7 @@
 # Starts a fresh three-node Kafka cluster (KBUS_KAFKA_NODES=3 scripts/kafka.sh, ports
 # 29091-29093) and a PostgreSQL of its own (port 5433, database kbus_soak), builds kbus and
 # kbus-soak, runs the soak with the flags given (make soak: the long form; CI: -short), then
-# stops both. Process logs and the JSON figures go to .soak/run. With SOAK_FUZZTIME set
-# (make soak: 60s), every fuzz target then runs that long (scripts/fuzz.sh).
+# stops both. Process logs and the JSON figures go to .soak/run (kept after the run).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KBUS_ROOT"
@@ -28,6 +27,3 @@ DATABASE_URL="$SOAK_DB" bash scripts/postgres.sh up
 log "soak: running .soak/bin/kbus-soak $*"
 .soak/bin/kbus-soak -kbus .soak/bin/kbus -root . -brokers "$(bash scripts/kafka.sh brokers)" \
 	-database-url "$SOAK_DB" -dir "$OUT" -json "$OUT/soak.json" "$@"
-if [ -n "${SOAK_FUZZTIME:-}" ] && [ -f scripts/fuzz.sh ]; then
-	FUZZTIME="$SOAK_FUZZTIME" bash scripts/fuzz.sh
-fi

@@ -116,6 +116,7 @@ type soak struct {
 
 type fault struct {
 	At       string  `json:"at"`
+	AtSec    float64 `json:"at_seconds"`
 	Kind     string  `json:"kind"`
 	Target   string  `json:"target"`
 	Downtime float64 `json:"downtime_seconds"`
@@ -497,7 +498,7 @@ func (s *soak) inject(ctx context.Context, start time.Time) {
 		case <-time.After(time.Until(start.Add(st.at))):
 		}
 		wg.Go(func() {
-			f := fault{At: time.Since(start).Round(100 * time.Millisecond).String(), Kind: st.kind}
+			f := fault{At: time.Since(start).Round(100 * time.Millisecond).String(), AtSec: time.Since(start).Seconds(), Kind: st.kind}
 			t0 := time.Now()
 			switch st.kind {
 			case "broker":

@@ -24,7 +24,7 @@ type receiver struct {
 	seen    map[string]int    // message id → deliveries received (valid signature)
 	ok      map[string]int    // message id → deliveries answered 2xx
 
-	badSignature, flapped atomic.Int64
+	badSignature, flapped, foreign atomic.Int64
 }
 
 func newReceiver() *receiver {
@@ -47,12 +47,18 @@ func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p struct {
-		ID string `json:"id"`
+		ID   string `json:"id"`
+		Data struct {
+			MerchantID string `json:"merchant_id"`
+		} `json:"data"`
 	}
 	if json.Unmarshal(body, &p) != nil || p.ID == "" || p.ID != r.Header.Get(webhook.HeaderID) {
 		rv.badSignature.Add(1)
 		http.Error(w, "bad payload", http.StatusBadRequest)
 		return
+	}
+	if p.Data.MerchantID != tenant {
+		rv.foreign.Add(1) // another tenant's event at this tenant's endpoint
 	}
 	rv.mu.Lock()
 	n := rv.seen[p.ID]

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 )
@@ -24,10 +25,10 @@ type report struct {
 	ALORuns, ALOMissing, ALORedeliveries int
 
 	WebhookEvents, WebhookDelivered, WebhookDuplicates int
-	WebhookBadSignatures, WebhookFlaps                 int64
+	WebhookBadSignatures, WebhookFlaps, WebhookForeign int64
 
 	SSEEvents, SSEReceived, SSEMissing, SSEDuplicates int
-	SSEReconnects                                     int64
+	SSEReconnects, SSEForeign                         int64
 
 	DLQ map[string][2]int // group → entries, distinct originals
 
@@ -64,6 +65,7 @@ func (s *soak) check(ctx context.Context) (*report, error) {
 	}
 	acked, outboxed, poison := len(s.acked), len(s.outboxed), s.poison
 	r.Faults = append([]fault(nil), s.faults...)
+	sort.Slice(r.Faults, func(i, j int) bool { return r.Faults[i].AtSec < r.Faults[j].AtSec })
 	s.mu.Unlock()
 	r.Poison = poison
 	fail := func(cond bool, format string, args ...any) {
@@ -147,6 +149,8 @@ func (s *soak) check(ctx context.Context) (*report, error) {
 	r.WebhookBadSignatures, r.WebhookFlaps = s.rv.badSignature.Load(), s.rv.flapped.Load()
 	fail(r.WebhookDelivered < r.WebhookEvents, "webhooks: %d of %d events delivered", r.WebhookDelivered, r.WebhookEvents)
 	fail(r.WebhookBadSignatures > 0, "webhooks: %d deliveries with an invalid signature", r.WebhookBadSignatures)
+	r.WebhookForeign = s.rv.foreign.Load()
+	fail(r.WebhookForeign > 0, "webhooks: %d deliveries of another tenant's event", r.WebhookForeign)
 
 	// SSE: every client got every event of its tenant.
 	for _, c := range s.clients {
@@ -166,7 +170,9 @@ func (s *soak) check(ctx context.Context) (*report, error) {
 		}
 		c.mu.Unlock()
 		r.SSEReconnects += c.reconnects.Load()
+		r.SSEForeign += c.foreign.Load()
 	}
+	fail(r.SSEForeign > 0, "SSE: %d events of another tenant reached a client", r.SSEForeign)
 	fail(r.SSEMissing > 0, "SSE: %d events of their tenant never reached a client", r.SSEMissing)
 
 	// DLQs: exactly the poison records, in every group.
@@ -210,9 +216,11 @@ func (r *report) print(w io.Writer) {
 	row("webhook events delivered (2xx)", fmt.Sprintf("%d / %d", r.WebhookDelivered, r.WebhookEvents), "all")
 	row("webhook duplicate 2xx deliveries", r.WebhookDuplicates, "≥ 0")
 	row("webhook invalid signatures", r.WebhookBadSignatures, "0")
+	row("webhook deliveries of another tenant's event", r.WebhookForeign, "0")
 	row("webhook answers failed on purpose", r.WebhookFlaps, "")
 	row("SSE events received by their tenant's client", fmt.Sprintf("%d / %d", r.SSEReceived, r.SSEEvents), "all")
 	row("SSE duplicates", r.SSEDuplicates, "≥ 0")
+	row("SSE events of another tenant received", r.SSEForeign, "0")
 	row("SSE reconnects", r.SSEReconnects, "")
 	for g, v := range r.DLQ {
 		row("dlq."+g+" (entries, distinct records)", fmt.Sprintf("%d, %d", v[0], v[1]), fmt.Sprintf("%d poison", r.Poison))

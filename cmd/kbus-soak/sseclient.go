@@ -26,7 +26,7 @@ type sseClient struct {
 	connected chan struct{}
 	once      sync.Once
 
-	reconnects, errors atomic.Int64
+	reconnects, errors, foreign atomic.Int64
 }
 
 func (c *sseClient) run(ctx context.Context) {
@@ -78,9 +78,13 @@ func (c *sseClient) stream(ctx context.Context, url string) error {
 		// older than one already sent comes without an id line): count
 		// events by the payment id in their data.
 		var d struct {
-			PaymentID string `json:"payment_id"`
+			PaymentID  string `json:"payment_id"`
+			MerchantID string `json:"merchant_id"`
 		}
 		_ = json.Unmarshal([]byte(ev.Data), &d)
+		if d.MerchantID != c.tenant {
+			c.foreign.Add(1) // another tenant's event on this tenant's stream
+		}
 		c.mu.Lock()
 		c.got[d.PaymentID]++
 		if id := rd.LastEventID(); id != "" {
