@@ -44,6 +44,14 @@
 // is not replayed. Keying one client's events to one partition (by tenant)
 // rules it out.
 //
+// Requests are checked before a stream opens, with a 4xx and the JSON
+// error {"error":{"code","message","field"}}: 401 without a valid API key,
+// 400 for a types list that is empty, unknown, or longer than [MaxTypes]
+// entries, and for a Last-Event-ID that is not a message id; a
+// Last-Event-ID from more than an hour in the future is ignored. An open
+// stream checks its key again every Config.KeyCheckInterval (1 minute) and
+// ends once the key is revoked. [Server] lists the bounds.
+//
 // A minimal server (`kbus serve sse` is a complete one, with metrics and
 // graceful shutdown):
 //
@@ -56,7 +64,9 @@
 //	go srv.Run(ctx) // reads the topics until ctx ends
 //	<-srv.Ready()   // listen only now: EventSource gives up on a 503
 //	http.Handle("GET /events/stream", srv.Handler())
-//	http.ListenAndServe(":8081", nil)
+//	hs := &http.Server{Addr: ":8081", ReadHeaderTimeout: 10 * time.Second,
+//		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10} // no WriteTimeout: streams are long
+//	hs.ListenAndServe()
 //	// on the way out: srv.Shutdown(ctx) ends the streams so that clients reconnect elsewhere
 //
 // Instances need nothing in common but Kafka and the API keys' database:
