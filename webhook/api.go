@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -30,6 +33,13 @@ type APIConfig struct {
 	// accepted (local receivers in tests and demos); every other URL must be
 	// https://.
 	AllowHTTPHosts []string
+	// AllowNetworks are the destination networks the dispatchers let
+	// through their SSRF guard (DispatcherConfig.AllowNetworks): give both
+	// the same prefixes. A URL whose host is a non-public IP address outside
+	// them, an IPv4 address in a non-standard form (0x7f000001, 2130706433,
+	// 127.1) or a localhost name is refused with 400. Names are not resolved
+	// here: where one leads is judged by the dispatcher when it connects.
+	AllowNetworks []netip.Prefix
 	// SecretKey, 32 bytes, encrypts the endpoints' signing secrets at rest
 	// (AES-256-GCM); the dispatchers need the same key to sign. Without it
 	// secrets are stored in clear. Secrets stored before a key was set stay
@@ -58,7 +68,10 @@ type APIConfig struct {
 // Every request needs a tenant's API key, which sees only that tenant's
 // endpoints (another tenant's are 404), or an admin key, which sees all and
 // names the tenant when registering. Errors are JSON:
-// {"error": {"code": "...", "message": "...", "field": "..."}}.
+// {"error": {"code": "...", "message": "...", "field": "..."}}. Request
+// bodies are limited to 64 KiB (413 beyond) and must hold one JSON object
+// with only the documented fields. An id in the path that kbus could not
+// have issued is 404 without a database query.
 type API struct {
 	cfg APIConfig
 	st  store
@@ -198,7 +211,36 @@ func (a *API) checkURL(raw string) error {
 	default:
 		return badRequest("url", "url scheme %q is not http or https", u.Scheme)
 	}
+	if reason := (DialGuard{Allow: a.cfg.AllowNetworks}).hostRefusal(u.Hostname()); reason != "" {
+		return badRequest("url", "url %q is not a public destination: %s", raw, reason)
+	}
 	return nil
+}
+
+// checkText refuses a NUL character, which PostgreSQL cannot store in text.
+func checkText(field, v string) error {
+	if strings.IndexByte(v, 0) >= 0 {
+		return badRequest(field, "%s must not contain NUL characters", field)
+	}
+	return nil
+}
+
+// pathIDs returns the path values named, or errNotFound if one is not an
+// id kbus could have issued (letters, digits, '_' and '-', at most 64
+// bytes): such an id names nothing, and PostgreSQL would refuse invalid
+// UTF-8 or NUL bytes with an error.
+func pathIDs(r *http.Request, names ...string) ([]string, error) {
+	ids := make([]string, len(names))
+	for i, n := range names {
+		v := r.PathValue(n)
+		if v == "" || len(v) > 64 || strings.TrimFunc(v, func(c rune) bool {
+			return c == '_' || c == '-' || c < utf8.RuneSelf && (unicode.IsLetter(c) || unicode.IsDigit(c))
+		}) != "" {
+			return nil, errNotFound
+		}
+		ids[i] = v
+	}
+	return ids, nil
 }
 
 func (a *API) checkEvents(events []string) error {
@@ -246,7 +288,12 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, badRequest("tenant_id", "tenant_id must be your own tenant or omitted"))
 		return
 	}
-	if err := errors.Join(a.checkURL(req.URL), a.checkEvents(req.Events)); err != nil {
+	secret := ""
+	if req.Secret != nil {
+		secret = *req.Secret
+	}
+	if err := errors.Join(a.checkURL(req.URL), a.checkEvents(req.Events), checkText("description", req.Description),
+		checkText("secret", secret), checkText("tenant_id", req.TenantID)); err != nil {
 		a.fail(w, r, firstAPIError(err))
 		return
 	}
@@ -293,7 +340,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
-	e, err := a.st.getEndpoint(r.Context(), tenant(r), r.PathValue("id"))
+	ids, err := pathIDs(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	e, err := a.st.getEndpoint(r.Context(), tenant(r), ids[0])
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -310,10 +362,21 @@ type patchRequest struct {
 }
 
 func (a *API) patch(w http.ResponseWriter, r *http.Request) {
+	ids, err := pathIDs(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	var req patchRequest
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if req.Description != nil {
+		if err := checkText("description", *req.Description); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	}
 	if req.URL != nil {
 		if err := a.checkURL(*req.URL); err != nil {
@@ -331,7 +394,7 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, badRequest("status", "status must be %q or %q", StatusActive, StatusDisabled))
 		return
 	}
-	e, err := a.st.updateEndpoint(r.Context(), tenant(r), r.PathValue("id"), endpointPatch(req))
+	e, err := a.st.updateEndpoint(r.Context(), tenant(r), ids[0], endpointPatch(req))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -340,7 +403,11 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request) {
-	if err := a.st.deleteEndpoint(r.Context(), tenant(r), r.PathValue("id")); err != nil {
+	ids, err := pathIDs(r, "id")
+	if err == nil {
+		err = a.st.deleteEndpoint(r.Context(), tenant(r), ids[0])
+	}
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -348,12 +415,17 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) rotate(w http.ResponseWriter, r *http.Request) {
+	ids, err := pathIDs(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	s, err := NewSecret()
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	e, err := a.st.rotateSecret(r.Context(), tenant(r), r.PathValue("id"), s, a.cfg.SecretGrace)
+	e, err := a.st.rotateSecret(r.Context(), tenant(r), ids[0], s, a.cfg.SecretGrace)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -363,7 +435,12 @@ func (a *API) rotate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deliveries(w http.ResponseWriter, r *http.Request) {
-	t, id := tenant(r), r.PathValue("id")
+	ids, err := pathIDs(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	t, id := tenant(r), ids[0]
 	if _, err := a.st.getEndpoint(r.Context(), t, id); err != nil {
 		a.fail(w, r, err)
 		return
@@ -386,7 +463,12 @@ func (a *API) deliveries(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) delivery(w http.ResponseWriter, r *http.Request) {
-	d, err := a.st.getDelivery(r.Context(), tenant(r), r.PathValue("id"), r.PathValue("delivery_id"))
+	ids, err := pathIDs(r, "id", "delivery_id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d, err := a.st.getDelivery(r.Context(), tenant(r), ids[0], ids[1])
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -395,7 +477,12 @@ func (a *API) delivery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) retry(w http.ResponseWriter, r *http.Request) {
-	d, err := a.st.retryDelivery(r.Context(), tenant(r), r.PathValue("id"), r.PathValue("delivery_id"))
+	ids, err := pathIDs(r, "id", "delivery_id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d, err := a.st.retryDelivery(r.Context(), tenant(r), ids[0], ids[1])
 	if errors.Is(err, ErrNotFound) {
 		err = &apiError{status: http.StatusNotFound, Code: "not_found", Message: "no such delivery, or it already succeeded"}
 	}

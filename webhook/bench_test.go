@@ -50,7 +50,8 @@ func BenchmarkDispatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		api, err := webhook.NewAPI(webhook.APIConfig{DB: db.Pool, Keys: keys, EventTypes: []string{"payment.completed"}, AllowHTTPHosts: []string{"127.0.0.1"}})
+		api, err := webhook.NewAPI(webhook.APIConfig{DB: db.Pool, Keys: keys, EventTypes: []string{"payment.completed"}, AllowHTTPHosts: []string{"127.0.0.1"},
+			AllowNetworks: webhook.AllowLoopback()})
 		if err != nil {
 			b.Fatal(err)
 		}

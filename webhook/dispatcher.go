@@ -65,7 +65,12 @@ type DispatcherConfig struct {
 	PollInterval time.Duration
 	// AllowNetworks are destination networks exempt from the SSRF guard
 	// (which refuses loopback, private, link-local and other non-public
-	// addresses); AllowLoopback() for tests and local demos.
+	// addresses); AllowLoopback() for tests and local demos. The guard
+	// judges each address a connection is made to, after DNS (see
+	// DialGuard), and, before any DNS query, refuses the hosts the API
+	// refuses at registration (APIConfig.AllowNetworks): an endpoint
+	// accepted earlier gains nothing when its name later resolves elsewhere.
+	// Redirects are never followed: a 3xx answer is a failed attempt.
 	AllowNetworks []netip.Prefix
 	// DisableAfter disables an endpoint that has failed every delivery for
 	// this long; default 5 days.
@@ -95,6 +100,7 @@ type Dispatcher struct {
 	st     store
 	id     string
 	client *http.Client
+	guard  DialGuard
 	dlqw   *dlq.Writer
 	lease  time.Duration
 	sem    chan struct{} // bounds the POSTs in flight to Workers
@@ -172,7 +178,8 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 			}
 		}
 	}
-	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: DialGuard{Allow: cfg.AllowNetworks}.Control}
+	d.guard = DialGuard{Allow: cfg.AllowNetworks}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: d.guard.Control}
 	d.client = &http.Client{
 		Timeout: cfg.Timeout,
 		Transport: &http.Transport{
@@ -331,7 +338,13 @@ func (d *Dispatcher) send(ctx context.Context, c *claimed) outcome {
 	req.Header.Set("User-Agent", "kbus-webhooks/1")
 	SetHeaders(req.Header, c.messageID, o.at.Unix(), c.payload, c.endpoint.secrets(o.at), c.endpoint.StandardWebhooks)
 	d.sent.Add(1)
-	resp, err := d.client.Do(req)
+	var resp *http.Response
+	if reason := d.guard.hostRefusal(req.URL.Hostname()); reason != "" {
+		// Refused before any DNS query, as the API refuses it at registration.
+		err = fmt.Errorf("%w: %s", ErrForbiddenAddress, reason)
+	} else {
+		resp, err = d.client.Do(req)
+	}
 	o.duration = time.Since(o.at)
 	d.pDuration.Observe(o.duration.Seconds())
 	if err != nil {

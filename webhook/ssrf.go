@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -66,16 +68,102 @@ func (g DialGuard) Control(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s %q is not an IP address and port", ErrForbiddenAddress, network, address)
 	}
-	ip := ap.Addr().Unmap().WithZone("")
+	if reason := g.refusal(ap.Addr()); reason != "" {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, reason)
+	}
+	return nil
+}
+
+// refusal says why a connection to ip is refused ("127.0.0.1 is
+// loopback"), or returns "" if it may be made.
+func (g DialGuard) refusal(ip netip.Addr) string {
+	ip = ip.Unmap().WithZone("")
 	for _, p := range g.Allow {
 		if p.Contains(ip) {
-			return nil
+			return ""
 		}
 	}
 	if reason := forbiddenReason(ip); reason != "" {
-		return fmt.Errorf("%w: %s is %s", ErrForbiddenAddress, ip, reason)
+		return ip.String() + " is " + reason
 	}
-	return nil
+	return ""
+}
+
+// hostRefusal judges the host of a URL before any DNS query, and says why
+// it is refused, or returns "" to leave the judgement to Control once the
+// name is resolved. It refuses
+//
+//   - an IP address (bracketed IPv6, IPv4-mapped, with a zone or a trailing
+//     dot) that Control would refuse;
+//   - a host whose last label is a number (2130706433, 0x7f000001, 127.1,
+//     0177.0.0.1): URL parsers and resolvers read these as IPv4 addresses
+//     in non-standard forms, or not at all, each its own way, so only the
+//     dotted-decimal form is accepted;
+//   - localhost and names under .localhost (RFC 6761), which resolve to
+//     loopback, unless 127.0.0.1 is allowed.
+func (g DialGuard) hostRefusal(host string) string {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return g.refusal(ip)
+	}
+	labels := strings.Split(h, ".")
+	if numericLabel(labels[len(labels)-1]) {
+		if ip, ok := parseIPv4Loose(labels); ok {
+			return fmt.Sprintf("%q is the IPv4 address %s in a non-standard form; write it as %s", host, ip, ip)
+		}
+		return fmt.Sprintf("%q is neither an IPv4 address nor a host name", host)
+	}
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		if g.refusal(netip.AddrFrom4([4]byte{127, 0, 0, 1})) != "" {
+			return fmt.Sprintf("%q is a localhost name: loopback", host)
+		}
+	}
+	return ""
+}
+
+// numericLabel reports whether a DNS label is a number as the WHATWG URL
+// standard reads one in a host: decimal digits, or 0x and hex digits.
+func numericLabel(l string) bool {
+	if len(l) >= 2 && (l[:2] == "0x" || l[:2] == "0X") {
+		l = l[2:]
+		return strings.Trim(l, "0123456789abcdefABCDEF") == ""
+	}
+	return l != "" && strings.Trim(l, "0123456789") == ""
+}
+
+// parseIPv4Loose reads 1 to 4 dot-separated numbers, each decimal, octal
+// (a leading 0) or hex (0x), as inet_aton and the WHATWG URL standard do:
+// the last number fills the remaining bytes.
+func parseIPv4Loose(parts []string) (netip.Addr, bool) {
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var v uint64
+	for i, p := range parts {
+		base := 10
+		switch {
+		case len(p) >= 2 && (p[:2] == "0x" || p[:2] == "0X"):
+			base, p = 16, p[2:]
+			if p == "" {
+				p = "0"
+			}
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		n, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		bits := uint(8)
+		if i == len(parts)-1 {
+			bits = uint(8 * (5 - len(parts)))
+		}
+		if n >= 1<<bits {
+			return netip.Addr{}, false
+		}
+		v = v<<bits | n
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }
 
 // AllowLoopback returns the loopback prefixes 127.0.0.0/8 and ::1/128, for

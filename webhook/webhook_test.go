@@ -56,7 +56,8 @@ func newWorld(t *testing.T, apiMods ...func(*webhook.APIConfig)) *world {
 	if _, w.keyB, err = keys.Create(ctx, "merch_b", "test", false); err != nil {
 		t.Fatal(err)
 	}
-	acfg := webhook.APIConfig{DB: w.db.Pool, Keys: keys, EventTypes: []string{w.topic}, AllowHTTPHosts: []string{"127.0.0.1"}}
+	acfg := webhook.APIConfig{DB: w.db.Pool, Keys: keys, EventTypes: []string{w.topic}, AllowHTTPHosts: []string{"127.0.0.1"},
+		AllowNetworks: webhook.AllowLoopback()}
 	for _, m := range apiMods {
 		m(&acfg)
 	}

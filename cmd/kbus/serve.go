@@ -88,11 +88,6 @@ same key. Without one, secrets are stored in clear.`,
 			}
 			reg := prometheus.NewRegistry()
 			keys := apikey.NewStore(pool, apikey.Logger(log))
-			api, err := webhook.NewAPI(webhook.APIConfig{DB: pool, Keys: keys, EventTypes: eventTypes, AllowHTTPHosts: allowHTTP,
-				SecretKey: secretKey, Logger: log})
-			if err != nil {
-				return err
-			}
 			fan, err := consumer.New(consumer.Config{Brokers: strings.Split(a.brokers, ","), Group: group, Topics: eventTypes,
 				DB: pool, SkipMigrations: true, Logger: log, Registerer: reg})
 			if err != nil {
@@ -102,6 +97,11 @@ same key. Without one, secrets are stored in clear.`,
 			var allow []netip.Prefix
 			if allowLoopback {
 				allow = webhook.AllowLoopback()
+			}
+			api, err := webhook.NewAPI(webhook.APIConfig{DB: pool, Keys: keys, EventTypes: eventTypes, AllowHTTPHosts: allowHTTP,
+				AllowNetworks: allow, SecretKey: secretKey, Logger: log})
+			if err != nil {
+				return err
 			}
 			d, err := webhook.NewDispatcher(webhook.DispatcherConfig{DB: pool, Kafka: cl, Group: group, Schedule: schedule,
 				Timeout: timeout, Workers: workers, AllowNetworks: allow, SecretKey: secretKey, Logger: log, Registerer: reg})
@@ -132,7 +132,7 @@ same key. Without one, secrets are stored in clear.`,
 	fs.StringVar(&group, "group", webhook.DefaultGroup, "the fan-out's consumer group; its dead letters go to dlq.<group>")
 	fs.StringVar(&tenantField, "tenant-field", webhook.DefaultTenantField, "the event data field naming the tenant")
 	fs.StringSliceVar(&allowHTTP, "allow-http-hosts", nil, "hosts whose endpoint URLs may use plain http (local receivers)")
-	fs.BoolVar(&allowLoopback, "allow-loopback", false, "let deliveries reach loopback addresses (tests and local demos only)")
+	fs.BoolVar(&allowLoopback, "allow-loopback", false, "let endpoints on loopback addresses be registered and delivered to (tests and local demos only)")
 	fs.DurationSliceVar(&schedule, "schedule", webhook.DefaultSchedule, "waits before each retry")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "timeout of each delivery POST (1s to 30s)")
 	fs.IntVar(&workers, "workers", 16, "deliveries POSTed at once")
