@@ -466,8 +466,9 @@ func (s *soak) injectPoison(ctx context.Context, start time.Time) {
 }
 
 // inject runs the fault schedule: kill -9 of kbus processes every
-// faultEvery (in -short, one of each kind), the partition leader's broker
-// at 20% of the run (back 15 s later), PostgreSQL at 55% (back 8 s later).
+// faultEvery, the partition leader's broker at 15% and 50% of the run (back
+// 15 s later), PostgreSQL at 35% and 70% (back 8 s later). In -short: one
+// fault of each kind, the broker at 20% and PostgreSQL at 55%.
 func (s *soak) inject(ctx context.Context, start time.Time) {
 	apps := map[string][]string{
 		"consumer":   {"consumer-tx-1", "consumer-tx-2", "consumer-tx-3", "consumer-alo-1"},
@@ -480,10 +481,12 @@ func (s *soak) inject(ctx context.Context, start time.Time) {
 	}
 	var plan []step
 	d := s.c.duration
-	plan = append(plan, step{d * 20 / 100, "broker"}, step{d * 55 / 100, "postgres"})
 	if s.c.short {
-		plan = append(plan, step{d * 10 / 100, "consumer"}, step{d * 35 / 100, "dispatcher"}, step{d * 45 / 100, "sse server"})
+		plan = append(plan, step{d * 20 / 100, "broker"}, step{d * 55 / 100, "postgres"},
+			step{d * 10 / 100, "consumer"}, step{d * 35 / 100, "dispatcher"}, step{d * 45 / 100, "sse server"})
 	} else {
+		plan = append(plan, step{d * 15 / 100, "broker"}, step{d * 35 / 100, "postgres"},
+			step{d * 50 / 100, "broker"}, step{d * 70 / 100, "postgres"})
 		kinds := []string{"consumer", "dispatcher", "sse server"}
 		for t, k := s.c.faultEvery, 0; t < d*85/100; t, k = t+s.c.faultEvery, k+1 {
 			plan = append(plan, step{t, kinds[k%len(kinds)]})

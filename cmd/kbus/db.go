@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -75,15 +76,17 @@ func serve(ctx context.Context, ln net.Listener, srv *http.Server, beforeShutdow
 }
 
 // openDBWait is openDB for servers, which must outlive a PostgreSQL outage,
-// also one at their start: while the database cannot be reached it logs and
+// also one at their start: while the database cannot be reached, or answers
+// that it is starting, shutting down or out of connections, it logs and
 // tries again (every 1 s, backing off to 5 s) until ctx ends. A bad URL or
-// an error from PostgreSQL itself (a failing migration) is returned at once.
+// any other error from PostgreSQL (a failing migration, a wrong password)
+// is returned at once.
 func (a *app) openDBWait(ctx context.Context, log *slog.Logger, maxConns int32) (*pgxpool.Pool, error) {
 	wait := time.Second
 	for {
 		pool, err := a.openDB(ctx, maxConns)
 		var pgErr *pgconn.PgError
-		if err == nil || errors.As(err, &pgErr) || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || (errors.As(err, &pgErr) && !pgUnavailable(pgErr)) {
 			return pool, err
 		}
 		if _, perr := pgxpool.ParseConfig(a.dbURL); perr != nil {
@@ -119,4 +122,21 @@ func (a *app) connectWait(ctx context.Context, log *slog.Logger, opts ...kgo.Opt
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
+}
+
+// pgUnavailable tells the errors of a PostgreSQL that is there but not
+// serving yet or any more: the connection exceptions (class 08), too many
+// connections and other resource limits (class 53), and an operator's or a
+// crash's shutdown, or a start-up not yet accepting connections (57P01,
+// 57P02, 57P03). They pass; anything else is for a human.
+func pgUnavailable(e *pgconn.PgError) bool {
+	switch {
+	case strings.HasPrefix(e.Code, "08"), strings.HasPrefix(e.Code, "53"):
+		return true
+	}
+	switch e.Code {
+	case "57P01", "57P02", "57P03":
+		return true
+	}
+	return false
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/kbus-dev/kbus/kbustest"
 )
 
@@ -181,4 +183,25 @@ func mustURLHost(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// TestPgUnavailable: the errors of a PostgreSQL restarting (as after the
+// crash the soak injects: "the database system is not yet accepting
+// connections") keep a server waiting; a wrong password or a failing
+// migration does not.
+func TestPgUnavailable(t *testing.T) {
+	for code, want := range map[string]bool{
+		"57P03": true,  // cannot_connect_now: starting up
+		"57P01": true,  // admin_shutdown
+		"57P02": true,  // crash_shutdown
+		"53300": true,  // too_many_connections
+		"08006": true,  // connection_failure
+		"28P01": false, // invalid_password
+		"3D000": false, // invalid_catalog_name: no such database
+		"42601": false, // syntax_error (a migration)
+	} {
+		if got := pgUnavailable(&pgconn.PgError{Code: code}); got != want {
+			t.Errorf("pgUnavailable(%s) = %v, want %v", code, got, want)
+		}
+	}
 }
