@@ -12,6 +12,18 @@ import (
 	"github.com/hamba/avro/v2"
 )
 
+// maxAvroItems bounds the items of one Avro array that DecodeAvro reads.
+// hamba/avro allocates an array's items from the count the data gives (up
+// to 2^48 by default), so a few bytes could ask for terabytes and bring the
+// process down with them. Every item but a null takes at least a byte, and
+// an envelope at most envelope.DefaultMaxSize (1 MiB): no real event comes
+// near the bound.
+const maxAvroItems = 1 << 20
+
+// avroDecoding is hamba/avro's default configuration with arrays bounded
+// by maxAvroItems.
+var avroDecoding = avro.Config{MaxSliceAllocSize: maxAvroItems}.Freeze()
+
 // EncodeAvro validates JSON data against eventType at version, as
 // ValidateJSON does, and encodes it as Avro binary with that version's
 // schema. Fields left out take their schema defaults. The result carries no
@@ -50,7 +62,7 @@ func (r *Registry) DecodeAvro(eventType, writerVersion, readerVersion string, b 
 		return nil, err
 	}
 	var x any
-	if err := avro.Unmarshal(resolved, b, &x); err != nil {
+	if err := avroDecoding.Unmarshal(resolved, b, &x); err != nil {
 		return nil, fmt.Errorf("%w: %s %s: decode avro: %w", ErrInvalidData, eventType, writerVersion, err)
 	}
 	var buf bytes.Buffer
