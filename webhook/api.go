@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -170,9 +171,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		var tooBig *http.MaxBytesError
+		var netErr net.Error
 		switch {
 		case errors.As(err, &tooBig):
 			return &apiError{status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("request body over %d bytes", maxBody)}
+		case errors.As(err, &netErr) && netErr.Timeout():
+			// The server's ReadTimeout ran out while the body trickled in.
+			return &apiError{status: http.StatusRequestTimeout, Code: "timeout", Message: "the request body did not arrive in time"}
 		case errors.As(err, &syn):
 			return &apiError{status: http.StatusBadRequest, Code: "invalid_json", Message: fmt.Sprintf("invalid JSON at byte %d: %v", syn.Offset, err)}
 		case errors.As(err, &typ):

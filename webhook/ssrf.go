@@ -50,6 +50,11 @@ var ErrForbiddenAddress = errors.New("webhook: destination address not allowed")
 //	d := &net.Dialer{Timeout: 10 * time.Second, Control: webhook.DialGuard{}.Control}
 //	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 //
+// The Dispatcher uses a DialGuard this way, and also refuses before any
+// DNS query the hosts the API refuses at registration: non-public IP
+// addresses, IPv4 addresses in non-standard forms (0x7f000001,
+// 2130706433, 127.1) and localhost names.
+//
 // The zero DialGuard refuses every non-public address. A DialGuard is a
 // value; it is safe for concurrent use if Allow is not changed.
 type DialGuard struct {

@@ -40,6 +40,7 @@ func newServeWebhooksCmd(a *app) *cobra.Command {
 		allowLoopback            bool
 		workers                  int
 		secretKeyFile            string
+		limits                   = apiLimits
 	)
 	cmd := &cobra.Command{
 		Use:   "webhooks --event-types T,...",
@@ -122,7 +123,7 @@ same key. Without one, secrets are stored in clear.`,
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return fan.Run(gctx) })
 			g.Go(func() error { return d.Run(gctx) })
-			g.Go(func() error { return serve(gctx, ln, newHTTPServer(mux, apiLimits), nil) })
+			g.Go(func() error { return serve(gctx, ln, newHTTPServer(mux, limits), nil) })
 			return g.Wait()
 		},
 	}
@@ -136,6 +137,10 @@ same key. Without one, secrets are stored in clear.`,
 	fs.DurationSliceVar(&schedule, "schedule", webhook.DefaultSchedule, "waits before each retry")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "timeout of each delivery POST (1s to 30s)")
 	fs.IntVar(&workers, "workers", 16, "deliveries POSTed at once")
+	fs.DurationVar(&limits.readHeader, "read-header-timeout", limits.readHeader, "time a client has to send its request headers")
+	fs.DurationVar(&limits.read, "read-timeout", limits.read, "time a client has to send a whole request, body included")
+	fs.DurationVar(&limits.idle, "idle-timeout", limits.idle, "time a kept-alive connection may wait for its next request")
+	fs.IntVar(&limits.maxHeader, "max-header-bytes", limits.maxHeader, "largest request line and headers accepted (larger: 431)")
 	fs.StringVar(&secretKeyFile, "secret-key-file", "", "file holding the base64 key that encrypts signing secrets at rest (default: $KBUS_WEBHOOK_SECRET_KEY)")
 	return cmd
 }
