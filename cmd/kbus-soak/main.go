@@ -295,6 +295,8 @@ func run(ctx context.Context, c config) (*report, error) {
 			s.log.Warn("soak: check failed; retrying", "error", err)
 		} else if r.Passed || time.Now().After(deadline) {
 			break
+		} else {
+			s.log.Info("soak: not drained yet", "failures", strings.Join(r.Failures, "; "))
 		}
 		if time.Now().After(deadline) {
 			return nil, err

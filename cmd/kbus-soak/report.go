@@ -29,6 +29,7 @@ type report struct {
 
 	SSEEvents, SSEReceived, SSEMissing, SSEDuplicates int
 	SSEReconnects, SSEForeign                         int64
+	SSEMissingSample                                  []string `json:",omitempty"` // tenant/payment id
 
 	DLQ map[string][2]int // group → entries, distinct originals
 
@@ -163,6 +164,9 @@ func (s *soak) check(ctx context.Context) (*report, error) {
 			switch n := c.got[e.paymentID]; {
 			case n == 0:
 				r.SSEMissing++
+				if len(r.SSEMissingSample) < 20 {
+					r.SSEMissingSample = append(r.SSEMissingSample, c.tenant+"/"+e.paymentID)
+				}
 			default:
 				r.SSEReceived++
 				r.SSEDuplicates += n - 1
