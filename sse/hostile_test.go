@@ -416,8 +416,10 @@ func TestClientThatNeverReadsIsDisconnected(t *testing.T) {
 	w := newWorld(t)
 	reg := prometheus.NewRegistry()
 	// The default ring (65536 events) is far larger than what is published:
-	// the client is cut off by the write timeout, not by falling behind.
-	base, _, _ := w.server(func(c *sse.Config) { c.WriteTimeout = 200 * time.Millisecond; c.Registerer = reg })
+	// the client is cut off by the write timeout, not by falling behind. The
+	// timeout leaves the reading client (parsing under -race on a busy
+	// machine) ample time for each write.
+	base, _, _ := w.server(func(c *sse.Config) { c.WriteTimeout = 2 * time.Second; c.Registerer = reg })
 	// A raw connection that sends a request and never reads a byte.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
