@@ -134,7 +134,7 @@ func checkMetricsEndpoint(t *testing.T, base string, maxHeader int, want string)
 func noSecrets(t *testing.T, what, text string, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
-		sec := k[strings.LastIndexByte(k, '_')+1:]
+		sec := k[len("kbus_")+26+1:] // after the id (a ULID); a secret may hold "_"
 		if strings.Contains(text, sec) {
 			t.Errorf("a key's secret %.8s… occurs in %s", sec, what)
 		}
