@@ -34,6 +34,10 @@
 //   - Loud: a row that fails to publish stays in the table with its
 //     attempts and last error (see [Pending] for alerts), and the relay
 //     retries it with backoff. Nothing leaves the table unpublished.
+//   - Outage-proof: Run returns only when its context ends. While Kafka or
+//     PostgreSQL is down it logs and retries; when the relay's connection
+//     is lost (a database restart), it leads again on a new one, and a
+//     standby may lead meanwhile (TestRelaySurvivesLosingItsConnection).
 //
 // The relay publishes through the [producer.Producer] given in [Config],
 // which is idempotent with acks=all.

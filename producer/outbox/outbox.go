@@ -229,6 +229,11 @@ func (o *Outbox) lead(ctx context.Context) error {
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil
+		case err != nil && conn.IsClosed():
+			// The database went away (restarted, the network cut): the
+			// session's lock went with it and another relay may lead now.
+			// Start over on a new connection.
+			return fmt.Errorf("relay connection lost: %w", err)
 		case err != nil:
 			o.failures.Add(1)
 			backoff = min(max(2*backoff, 100*time.Millisecond), o.cfg.MaxBackoff)

@@ -330,3 +330,46 @@ func TestOneRelayLeadsAndAnotherTakesOver(t *testing.T) {
 		last[p.ID] = p.Amount
 	}
 }
+
+// The relay's connection is killed (as a PostgreSQL restart does) while it
+// is retrying a row that cannot be published: it leads again on a new
+// connection and relays what follows, instead of retrying on the dead one.
+func TestRelaySurvivesLosingItsConnection(t *testing.T) {
+	w := newWorld(t, 1)
+	missing := w.topic + ".later" // does not exist yet
+	ob, _ := w.outbox(outbox.Config{MaxBackoff: 200 * time.Millisecond})
+	ctx := context.Background()
+	enqueue := func(topic, key string, amount int) envelope.Envelope {
+		var e envelope.Envelope
+		if err := w.tx(func(tx pgx.Tx) error {
+			var err error
+			e, err = ob.Enqueue(ctx, tx, topic, key, payment(key, amount))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	stuck := enqueue(missing, "k", 1)
+	eventually(t, "the relay retrying a failed row", func() bool { return ob.Stats().Failures > 1 })
+
+	// Kill the relay's backend: the one holding the outbox's advisory lock
+	// for this test's schema.
+	var killed int
+	if err := w.db.Pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND objid = (hashtext('kbus_outbox:' || current_schema())::bigint & 4294967295)::oid`).
+		Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed != 1 {
+		t.Fatalf("terminated %d backends, want the relay's one", killed)
+	}
+	if _, err := w.db.Pool.Exec(ctx, `DELETE FROM kbus_outbox WHERE message_id = $1`, stuck.MessageID); err != nil {
+		t.Fatal(err)
+	}
+	next := enqueue(w.topic, "k", 2)
+	if got := read(t, w.topic, 1); got[0].MessageID != next.MessageID {
+		t.Errorf("got %s, want %s", got[0].MessageID, next.MessageID)
+	}
+	eventually(t, "the outbox to empty", func() bool { return pendingRows(t, w) == 0 })
+}
