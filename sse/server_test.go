@@ -289,7 +289,10 @@ func TestResumeAfterServerRestart(t *testing.T) {
 
 func TestSlowClientDoesNotDelayFastOne(t *testing.T) {
 	w := newWorld(t)
-	url, _, _ := w.server(func(c *sse.Config) { c.RingSize = 16; c.WriteTimeout = 2 * time.Second })
+	// A write timeout longer than the test: the slow client is cut off by
+	// falling a ring behind, not by the timeout (which a loaded machine could
+	// reach first; TestClientThatNeverReadsIsDisconnected covers it).
+	url, _, _ := w.server(func(c *sse.Config) { c.RingSize = 16; c.WriteTimeout = 2 * time.Minute })
 	// The slow client opens a stream and never reads it.
 	req, _ := http.NewRequest("GET", url+"/events/stream?types="+w.t1, nil)
 	req.Header.Set("Authorization", "Bearer "+w.keyA)
