@@ -30,10 +30,11 @@ bench: services
 
 ## soak: the fault-injection soak, long form (cmd/kbus-soak, about 10 minutes): 50,000 + 5,000 events on a
 ## three-node cluster while kbus processes, the partition leader and PostgreSQL are killed; it fails on
-## any loss or doubled effect. Then every fuzz target for SOAK_FUZZTIME. SOAK_FLAGS passes flags.
+## any loss or doubled effect, and writes its figures into RELIABILITY.md. Then every fuzz target for
+## SOAK_FUZZTIME. SOAK_FLAGS passes flags to cmd/kbus-soak.
 SOAK_FUZZTIME ?= 60s
 soak:
-	bash scripts/soak.sh $(SOAK_FLAGS)
+	SOAK_MARKDOWN=RELIABILITY.md bash scripts/soak.sh $(SOAK_FLAGS)
 	FUZZTIME=$(SOAK_FUZZTIME) bash scripts/fuzz.sh
 
 ## soak-short: CI's form of the soak (3,500 events over 60 s, one fault of each kind)

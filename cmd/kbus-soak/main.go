@@ -38,6 +38,8 @@ const topic = "payment.completed"
 
 type config struct {
 	kbus, root, brokers, dbURL, dir, jsonOut string
+	markdown                                 string
+	about                                    stringList
 	events, outboxEvents, partitions         int
 	duration, faultEvery, drainTimeout       time.Duration
 	tenants, hookTenants, publishers         int
@@ -59,6 +61,8 @@ func main() {
 	flag.StringVar(&c.dbURL, "database-url", "postgres://postgres@127.0.0.1:5433/kbus_soak?sslmode=disable", "the soak's own PostgreSQL (its public schema is dropped)")
 	flag.StringVar(&c.dir, "dir", ".soak/run", "where process logs go")
 	flag.StringVar(&c.jsonOut, "json", "", "write the figures as JSON to this file")
+	flag.StringVar(&c.markdown, "markdown", "", "write the figures into this Markdown file, between its kbus-soak markers (RELIABILITY.md)")
+	flag.Var(&c.about, "about", "a line on the machine or the services for -markdown (repeatable)")
 	flag.IntVar(&c.events, "events", 50000, "events published with producer.Publish")
 	flag.IntVar(&c.outboxEvents, "outbox", 5000, "events published through the outbox")
 	flag.IntVar(&c.partitions, "partitions", 12, "partitions of the topic")
@@ -81,6 +85,11 @@ func main() {
 		if c.jsonOut != "" {
 			b, _ := json.MarshalIndent(r, "", "  ")
 			_ = os.WriteFile(c.jsonOut, append(b, '\n'), 0o644)
+		}
+		if c.markdown != "" {
+			if err := writeMarkdown(c.markdown, c, r, c.about); err != nil {
+				fmt.Fprintln(os.Stderr, "kbus-soak: -markdown:", err)
+			}
 		}
 	}
 	if err != nil {
@@ -121,6 +130,12 @@ type fault struct {
 	Target   string  `json:"target"`
 	Downtime float64 `json:"downtime_seconds"`
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, "; ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func tenantOf(i int, n int) string { return fmt.Sprintf("merch_%02d", i%n) }
 
@@ -291,6 +306,9 @@ func run(ctx context.Context, c config) (*report, error) {
 	deadline := time.Now().Add(c.drainTimeout)
 	for {
 		r, err = s.check(ctx)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			s.log.Warn("soak: check failed; retrying", "error", err)
 		} else if r.Passed || time.Now().After(deadline) {

@@ -203,10 +203,10 @@ func (s *soak) check(ctx context.Context) (*report, error) {
 	return r, nil
 }
 
-func (r *report) print(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	row := func(k string, v any, want string) { fmt.Fprintf(tw, "%s\t%v\t%s\n", k, v, want) }
-	fmt.Fprintln(tw, "check\tmeasured\texpected")
+// rows are the figures of the report: check, measured, expected.
+func (r *report) rows() [][3]any {
+	var out [][3]any
+	row := func(k string, v any, want string) { out = append(out, [3]any{k, v, want}) }
 	row("events published (Publish, acknowledged)", r.Events, "")
 	row("events published (outbox, committed)", r.OutboxEvents, "")
 	row("publish/enqueue retries (not acknowledged, retried)", r.PublishRetries, "")
@@ -226,7 +226,13 @@ func (r *report) print(w io.Writer) {
 	row("SSE duplicates", r.SSEDuplicates, "≥ 0")
 	row("SSE events of another tenant received", r.SSEForeign, "0")
 	row("SSE reconnects", r.SSEReconnects, "")
-	for g, v := range r.DLQ {
+	groups := make([]string, 0, len(r.DLQ))
+	for g := range r.DLQ {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		v := r.DLQ[g]
 		row("dlq."+g+" (entries, distinct records)", fmt.Sprintf("%d, %d", v[0], v[1]), fmt.Sprintf("%d poison", r.Poison))
 	}
 	n := int64(0)
@@ -237,6 +243,15 @@ func (r *report) print(w io.Writer) {
 	row("processes that exited on their own", len(r.UnwantedExits), "0")
 	row("faults injected", len(r.Faults), "")
 	row("drain time after the last fault (s)", fmt.Sprintf("%.1f", r.DrainSeconds), "")
+	return out
+}
+
+func (r *report) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "check\tmeasured\texpected")
+	for _, row := range r.rows() {
+		fmt.Fprintf(tw, "%s\t%v\t%s\n", row[0], row[1], row[2])
+	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	for _, f := range r.Faults {
