@@ -14,9 +14,10 @@
 //     Retry-After, on a short schedule; two `kbus serve sse` processes serve
 //     one client per tenant, which reconnects with Last-Event-ID;
 //   - on a schedule it kill -9s a random consumer, dispatcher or SSE server
-//     and restarts it, kill -9s the broker leading partition 0 and restarts
-//     it later, and stops PostgreSQL with `pg_ctl stop -m immediate` and
-//     restarts it.
+//     every -fault-every and restarts it, kill -9s the broker leading
+//     partition 0 (twice) and restarts it 15 s later, and stops PostgreSQL
+//     with `pg_ctl stop -m immediate` (twice) and restarts it 8 s later;
+//     -short does each once.
 //
 // When publishing and faults are over it waits for the system to drain and
 // checks: every acknowledged event and every committed outbox row is in
@@ -24,8 +25,10 @@
 // event ran at least once AtLeastOnce; every webhook was answered 2xx at
 // least once with a valid signature; every SSE client received every event
 // of its tenant; the DLQs hold exactly the poison records; no process exited
-// on its own. It prints a table and writes the figures as JSON (-json), and
-// exits 1 when a check fails.
+// on its own. It prints a table, writes the figures as JSON (-json) and into
+// the block between the kbus-soak markers of a Markdown file (-markdown
+// RELIABILITY.md, as `make soak` does), and exits 1 when a check fails.
+// While it drains it logs which checks do not hold yet.
 //
 //	kbus-soak -kbus .soak/bin/kbus -brokers 127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093 \
 //	  -database-url postgres://postgres@127.0.0.1:5433/kbus_soak?sslmode=disable
