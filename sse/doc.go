@@ -10,21 +10,40 @@
 //	retry: 3000
 //
 //	event: payment.completed
-//	id: msg_01HM6AQH5VX7K9PAYM3NTQ8RSW
+//	id: msg_01HM6AQH5VX7K9PAYM3NTQ8RSW.AVLkxEXw9DzQD8oRzg64F9AP0w8AxBPQD9EP0g_TDw
 //	data: {"payment_id":"pay_x7k9","amount":4999,"merchant_id":"merch_abc"}
 //
 // A client receives only its tenant's events (the data's merchant_id; an
-// admin key receives all) of the types it asked for. If the connection
-// drops, the browser's EventSource reconnects with Last-Event-ID, and the
-// server replays what the client missed from Kafka itself: it recovers the
-// publish time from the time-sortable message id, seeks every partition of
-// the subscribed topics to that time minus a margin (kadm's
-// list-offsets-by-timestamp), sends the client's events after that id, and
-// switches to the live stream exactly where its replay ends, without gaps or
-// duplicates. This works after a server restart and on another instance,
-// for as long as the topics retain the events; an id older than that starts
-// from the oldest retained event, with a comment saying events may have
-// been missed.
+// admin key receives all) of the types it asked for.
+//
+// The event id is a resume cursor, <message id>.<position>: the event's
+// message id, a '.', and its position in the server's read of Kafka (for
+// every partition, the offset after the last record of that partition that
+// precedes the event in the stream), in base64url. [MessageID] (or
+// [Event.MessageID]) takes the message id out of it; treat the rest as
+// opaque. If the connection drops, the browser's EventSource reconnects
+// with Last-Event-ID, and the server replays what the client missed from
+// Kafka itself: it reads each partition of the subscribed topics from the
+// position's offset up to where its live stream begins, then switches to
+// the live stream, without gaps or duplicates, whatever the order of
+// message ids in Kafka (a publish retried with its first id, an outbox row
+// relayed late, a record appended late by a broker failover) and whatever
+// the producers' clocks. This works after a server restart and on any
+// instance reading the same topics (the position names their layout: topic
+// names and partition counts), for as long as the topics retain the events;
+// a position older than that starts from the oldest retained event, with a
+// comment saying events may have been missed.
+//
+// A message id alone is not a position, because Kafka's order is not id
+// order. A Last-Event-ID that is a bare message id (a client of an older
+// kbus, a hand-written id) or a position of another layout (partitions
+// added, another set of topics) is still accepted, as a best-effort resume
+// by time, announced by a comment: the server recovers the publish time
+// from the time-sortable message id, seeks every partition to that time
+// minus Config.ResumeMargin (kadm's list-offsets-by-timestamp) and sends
+// the client's events with a higher id; an event whose id is lower than the
+// client's but that reached Kafka later is missed. Every event it sends
+// carries a position again, so the next resume is exact.
 //
 // Each [Server] reads the topics itself, from the end of the log, without a
 // consumer group (every instance must see every event), into an in-process
@@ -34,20 +53,11 @@
 // slowing the others, and resumes with Last-Event-ID. Pending events are
 // written to a stream in one write and one flush.
 //
-// Resuming never repeats an event: events of one fetch (and of a replay)
-// are interleaved across partitions in id order, and a stream writes an
-// event whose id is lower than one it already sent without its id line, so
-// the client's Last-Event-ID is always the highest id it has received. The
-// one case it does not cover: an event with a lower id that reaches the
-// server in a later fetch than a higher one from another partition (a
-// producer's clock behind another's), just before the client disconnects,
-// is not replayed. Keying one client's events to one partition (by tenant)
-// rules it out.
-//
 // Requests are checked before a stream opens, with a 4xx and the JSON
 // error {"error":{"code","message","field"}}: 401 without a valid API key,
 // 400 for a types list that is empty, unknown, or longer than [MaxTypes]
-// entries, and for a Last-Event-ID that is not a message id; a
+// entries, and for a Last-Event-ID that is neither a message id nor a
+// message id with a position this server could have written; a bare
 // Last-Event-ID from more than an hour in the future is ignored. An open
 // stream checks its key again every Config.KeyCheckInterval (1 minute) and
 // ends once the key is revoked. [Server] lists the bounds.

@@ -159,7 +159,7 @@ func TestKeyRevokedWhileStreamingEndsTheStream(t *testing.T) {
 		t.Fatalf("open: %d, %d", code, code2)
 	}
 	ids1 := w.publish(w.t1, "merch_a", 1)
-	if got := s.take(t, 1); got[0].ID != ids1[0] {
+	if got := s.take(t, 1); got[0].MessageID() != ids1[0] {
 		t.Fatalf("got %v", ids(got))
 	}
 	other.take(t, 1)
@@ -177,7 +177,7 @@ func TestKeyRevokedWhileStreamingEndsTheStream(t *testing.T) {
 	}
 	// Events after the revocation reach the other key only.
 	ids2 := w.publish(w.t1, "merch_a", 1)
-	if got := other.take(t, 1); got[0].ID != ids2[0] {
+	if got := other.take(t, 1); got[0].MessageID() != ids2[0] {
 		t.Fatalf("the other key got %v", ids(got))
 	}
 	for e := range s.events {
@@ -224,7 +224,7 @@ func TestTenantKeyNeverSeesAnotherTenantsEvents(t *testing.T) {
 		}
 	}
 	marker := w.publish(w.t2, "merch_b", 1)
-	if got := b.take(t, 1); got[0].ID != marker[0] {
+	if got := b.take(t, 1); got[0].MessageID() != marker[0] {
 		t.Fatalf("tenant B got %+v before its own event: another tenant's event leaked", got[0])
 	}
 	b.none(t, 300*time.Millisecond)
@@ -256,10 +256,16 @@ func TestGarbageLastEventID(t *testing.T) {
 		{"a ULID that overflows", "msg_" + strings.Repeat("Z", 26)},
 		{"an id with a suffix", envelope.NewMessageID(time.Now()) + "x"},
 		{"a long id", "msg_" + strings.Repeat("A", 512<<10)},
+		{"an empty position", envelope.NewMessageID(time.Now()) + "."},
+		{"a position that is not base64url", envelope.NewMessageID(time.Now()) + ".AQ+/AAAAAA=="},
+		{"a short position", envelope.NewMessageID(time.Now()) + ".AQID"},
+		{"a position with a line break", envelope.NewMessageID(time.Now()) + ".AQIDBA\nUG"},
+		{"a long position", envelope.NewMessageID(time.Now()) + "." + strings.Repeat("A", 512<<10)},
+		{"a position after garbage", "x." + "AQIDBAUG"},
 	} {
 		// Control characters cannot be sent in a header by net/http's
 		// client: those go in the query parameter only.
-		if !strings.ContainsAny(tc.id, "\x01\x02\x7f") {
+		if !strings.ContainsAny(tc.id, "\x01\x02\x7f\n") {
 			status, body := get(t, u, http.Header{"Authorization": {"Bearer " + w.keyA}, "Last-Event-Id": {tc.id}})
 			wantError(t, tc.name, status, body, http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID")
 			if len(body) > 512 {
@@ -268,6 +274,21 @@ func TestGarbageLastEventID(t *testing.T) {
 		}
 		status, body := get(t, u+"&last_event_id="+url.QueryEscape(tc.id), bearer(w.keyA))
 		wantError(t, tc.name+" (query)", status, body, http.StatusBadRequest, "invalid_last_event_id", "last_event_id")
+	}
+	// Positions that claim this server's layout and do not decode as one.
+	s, _ := open(t, base, w.keyA, w.t1, "")
+	w.publish(w.t1, "merch_a", 1)
+	good := s.take(t, 1)[0].ID
+	s.resp.Body.Close()
+	for name, id := range map[string]string{"truncated": good[:len(good)-3], "with trailing bytes": good + "AAAA"} {
+		status, body := get(t, u, http.Header{"Authorization": {"Bearer " + w.keyA}, "Last-Event-Id": {id}})
+		wantError(t, "a position "+name, status, body, http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID")
+	}
+	// A position of another layout (partitions added, other topics) is a
+	// resume by time, not an error.
+	other := sse.MessageID(good) + ".AQAAAAAA"
+	if status, body := get(t, u, http.Header{"Authorization": {"Bearer " + w.keyA}, "Last-Event-Id": {other}}); status != http.StatusOK {
+		t.Errorf("a position of another layout: %d %s, want 200", status, body)
 	}
 	// A header beyond the server's MaxHeaderBytes (net/http's default
 	// 1 MiB here, with 4 KiB of slack) is refused before the handler runs.
@@ -307,9 +328,9 @@ func TestLastEventIDFromTheFutureIsIgnored(t *testing.T) {
 		t.Fatalf("a near-future id: %d", code)
 	}
 	live := w.publish(w.t1, "merch_a", 1)
-	if got := s.take(t, 1); got[0].ID != "" || got[0].Data == "" {
-		// Its id is lower than the client's: sent without an id line (see
-		// hubEvent.appendTo), so that the client keeps its highest id.
+	if got := s.take(t, 1); got[0].MessageID() != live[0] {
+		// Its id is lower than the client's, and still sent with it: the
+		// position in it is what a resume uses.
 		t.Fatalf("a near-future resume got %+v (published %s)", got[0], live[0])
 	}
 	if s.sawComment("in the future") {
@@ -459,7 +480,7 @@ func TestClientThatNeverReadsIsDisconnected(t *testing.T) {
 	}
 	// The reading client is unaffected.
 	more := w.publish(w.t1, "merch_a", 1)
-	if got := fast.take(t, 1); got[0].ID != more[0] {
+	if got := fast.take(t, 1); got[0].MessageID() != more[0] {
 		t.Fatalf("got %v", ids(got))
 	}
 }

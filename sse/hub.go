@@ -13,43 +13,10 @@ type tp struct {
 // hubEvent is one event as every client may receive it: encoded once.
 type hubEvent struct {
 	typ, id, tenant string
+	part            int    // the event's partition, as its index in the server's layout
+	offset          int64  // the event's offset in its partition
 	frame           []byte // the event in the SSE wire format
 	idStart, idEnd  int    // the "id: …\n" line within frame
-}
-
-// appendTo appends the event to a stream whose highest id sent so far is
-// *maxID. An event with a lower id (one that arrived out of id order from
-// another partition) is written without its id line, so that the client's
-// Last-Event-ID stays the highest id it has received and a resume never
-// sends it an event twice.
-func (e *hubEvent) appendTo(buf []byte, maxID *string) []byte {
-	if e.id > *maxID {
-		*maxID = e.id
-		return append(buf, e.frame...)
-	}
-	buf = append(buf, e.frame[:e.idStart]...)
-	return append(buf, e.frame[e.idEnd:]...)
-}
-
-// mergeByID merges per-partition runs of events into one run in id order,
-// keeping each partition's own order (a k-way merge on the run heads).
-func mergeByID(runs [][]hubEvent) []hubEvent {
-	n := 0
-	for _, r := range runs {
-		n += len(r)
-	}
-	out := make([]hubEvent, 0, n)
-	for len(out) < n {
-		best := -1
-		for i, r := range runs {
-			if len(r) > 0 && (best < 0 || r[0].id < runs[best][0].id) {
-				best = i
-			}
-		}
-		out = append(out, runs[best][0])
-		runs[best] = runs[best][1:]
-	}
-	return out
 }
 
 // hub is the in-process fan-out: a ring of the most recent events that every

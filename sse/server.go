@@ -49,6 +49,8 @@ type Config struct {
 	Retry time.Duration
 	// ResumeMargin is subtracted from the time in a Last-Event-ID before
 	// seeking Kafka by timestamp, to absorb producers' clock skew; default 5s.
+	// It serves only resumes by time (a bare message id, or a position of
+	// another layout): a position resumes from Kafka offsets.
 	ResumeMargin time.Duration
 	// MaxConns bounds the streams of this server, MaxConnsPerKey those of
 	// one API key; beyond them a request gets 429. Defaults 10000 and 100.
@@ -77,25 +79,33 @@ type Config struct {
 //
 //	GET /events/stream?types=payment.completed,payment.failed
 //	Authorization: Bearer <key>          (or ?access_token=<key>, for EventSource)
-//	Last-Event-ID: <message id>          (or ?last_event_id=, to resume)
+//	Last-Event-ID: <event id>            (or ?last_event_id=, to resume)
 //
 // Each server reads the topics itself from the end of the log (no consumer
 // group: every instance sees every event) into an in-process hub; every
 // event is encoded once and every client reads the hub at its own cursor,
-// so a slow client never delays the others. A client that reconnects with
-// Last-Event-ID is replayed what it missed from Kafka itself, by timestamp,
-// so resuming works across restarts and instances for as long as the topics
-// retain the events.
+// so a slow client never delays the others. An event's id is
+// <message id>.<position> ([MessageID] splits it): the position says, for
+// every partition the server reads, how far the stream had read it at this
+// event. A client that reconnects with Last-Event-ID is replayed what it
+// missed from Kafka itself, from those offsets, so resuming loses and
+// repeats nothing, across restarts and on any instance reading the same
+// topics with the same partition counts, for as long as the topics retain
+// the events. A bare message id, or a position of another layout, resumes
+// by time instead (best effort, announced by a comment): see the package
+// documentation.
 //
 // Hostile or broken requests are answered with 4xx and the JSON body
 // {"error":{"code","message","field"}} before a stream opens: 401 without a
 // valid key (missing, malformed, unknown, revoked); 400 for a types list
 // that is empty, names an unknown type or a name longer than 249 bytes, or
 // has more than [MaxTypes] entries (duplicates are merged), and for a
-// Last-Event-ID that is not a message id (the value is not quoted back);
-// 429 beyond MaxConns or MaxConnsPerKey. A Last-Event-ID whose time is more
-// than an hour ahead of the server's clock is ignored: the stream starts
-// from now, after a comment saying so. An open stream checks its key every
+// Last-Event-ID that is neither a message id nor one followed by a
+// well-formed position (at most 64 KiB of base64url; one of this server's
+// layout must decode exactly) (the value is not quoted back); 429 beyond
+// MaxConns or MaxConnsPerKey. A bare message id whose time is more than an
+// hour ahead of the server's clock is ignored: the stream starts from now,
+// after a comment saying so. An open stream checks its key every
 // KeyCheckInterval and ends when it has been revoked. Whatever the stream's
 // backlog, it takes at most 256 events from the hub at a time and writes
 // about 64 KiB at most at once, so its memory is bounded; a client that
@@ -108,11 +118,12 @@ type Config struct {
 // of the stream; call Run to start reading Kafka, serve the handler once
 // Ready is closed, and call Shutdown to end the streams.
 type Server struct {
-	cfg   Config
-	admin *kgo.Client
-	hub   *hub
-	m     *metrics
-	ready chan struct{} // closed once Run has started the source
+	cfg    Config
+	admin  *kgo.Client
+	layout *layout // the partitions read, set by Run before ready
+	hub    *hub
+	m      *metrics
+	ready  chan struct{} // closed once Run has started the source
 
 	mu      sync.Mutex
 	conns   int
@@ -360,24 +371,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if lastID == "" {
 		lastID, field = q.Get("last_event_id"), "last_event_id"
 	}
-	var resumeAt time.Time
-	var notice string
+	var from resumeFrom
 	if lastID != "" {
-		t, err := envelope.MessageIDTime(lastID)
-		if err != nil {
+		var err error
+		if from, err = s.parseLastEventID(lastID); err != nil {
 			// The value is not quoted back: it may be long or binary.
 			httpError(w, http.StatusBadRequest, "invalid_last_event_id", field,
-				field+" is not a kbus message id (msg_ followed by a ULID)")
+				field+" is not an event id of this stream (a kbus message id, msg_ followed by a ULID, optionally followed by '.' and a position)")
 			return
-		}
-		if t.After(time.Now().Add(futureIDSlack)) {
-			// No event can have this id yet: the client's id is forged or
-			// corrupt. Resuming from it would replay nothing and keep the id
-			// lines off the live events, so it is ignored.
-			notice = "Last-Event-ID is in the future: ignored, streaming from now"
-			lastID = ""
-		} else {
-			resumeAt = t
 		}
 	}
 	if !s.acquire(p.KeyID) {
@@ -415,20 +416,24 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if err := write(AppendRetry(nil, s.cfg.Retry)); err != nil {
 		return
 	}
-	if notice != "" {
-		if err := write(AppendComment(nil, notice)); err != nil {
-			return
-		}
-	}
-	// maxID is the highest id this stream has sent (or the client had): see
-	// hubEvent.appendTo.
-	maxID := lastID
+	// floor holds the partitions (by layout index) where the client's
+	// position is ahead of this server's hub (it was sent events by another
+	// instance that had read further): events below it are not sent again.
+	var floor map[int]int64
 	if lastID != "" {
-		s.m.resumes.Inc()
-		if err := s.replay(r.Context(), c, &maxID, resumeAt, upto, write); err != nil {
-			s.cfg.Logger.Warn("kbus: sse resume failed", "key", p.KeyID, "last_event_id", lastID, "error", err)
-			_ = write(AppendComment(nil, "resume failed: "+err.Error()))
-			return
+		if from.notice != "" {
+			if err := write(AppendComment(nil, from.notice)); err != nil {
+				return
+			}
+		}
+		if from.pos != nil || !from.at.IsZero() {
+			s.m.resumes.Inc()
+			var err error
+			if floor, err = s.replay(r.Context(), c, from, upto, write); err != nil {
+				s.cfg.Logger.Warn("kbus: sse resume failed", "key", p.KeyID, "last_event_id", lastID, "error", err)
+				_ = write(AppendComment(nil, "resume failed: "+err.Error()))
+				return
+			}
 		}
 	}
 
@@ -456,8 +461,20 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		buf = buf[:0]
 		n := 0
 		for i := range evs {
-			if c.wants(evs[i].typ, evs[i].tenant) {
-				buf = evs[i].appendTo(buf, &maxID)
+			e := &evs[i]
+			if f, ok := floor[e.part]; ok {
+				if e.offset < f {
+					e = nil // sent before the resume
+				} else {
+					delete(floor, e.part) // the hub has caught up with the client
+				}
+			}
+			if e != nil && c.wants(e.typ, e.tenant) {
+				if len(floor) > 0 {
+					buf = s.appendRaised(buf, e, floor)
+				} else {
+					buf = append(buf, e.frame...)
+				}
 				n++
 			}
 			if n > 0 && (len(buf) >= maxWrite || i == len(evs)-1) {
@@ -514,99 +531,205 @@ func (s *Server) revoked(r *http.Request, p apikey.Principal) bool {
 	return false
 }
 
-// replay writes the client's events after lastID from Kafka, from the time
-// in lastID minus ResumeMargin up to the offsets the hub had reached when the
-// client registered.
-func (s *Server) replay(ctx context.Context, c client, maxID *string, at time.Time, upto map[tp]int64, write func([]byte) error) error {
-	lastID := *maxID
-	adm := kadm.NewClient(s.admin)
-	from, err := adm.ListOffsetsAfterMilli(ctx, at.Add(-s.cfg.ResumeMargin).UnixMilli(), c.types...)
-	if err == nil {
-		err = from.Error()
-	}
+// resumeFrom is where a stream resumes: from a position (pos, one offset
+// per partition of the layout), or by time (at, replaying only message ids
+// above after). notice, if not empty, is a comment for the client.
+type resumeFrom struct {
+	pos    []int64
+	at     time.Time
+	after  string
+	notice string
+}
+
+// parseLastEventID returns where a stream with Last-Event-ID v resumes, or
+// an error if v is not an event id of this stream. A position of this
+// server's layout resumes exactly there; a bare message id or a position of
+// another layout (other topics, partitions added) resumes by time, best
+// effort; a message id more than an hour ahead of the clock is ignored.
+func (s *Server) parseLastEventID(v string) (resumeFrom, error) {
+	msgID, cursor, hasCursor := strings.Cut(v, string(idSep))
+	t, err := envelope.MessageIDTime(msgID)
 	if err != nil {
-		return err
+		return resumeFrom{}, err
 	}
+	var notice string
+	if hasCursor {
+		pos, err := s.layout.parseCursor(cursor)
+		if err == nil {
+			return resumeFrom{pos: pos}, nil
+		}
+		if !errors.Is(err, errOtherLayout) {
+			return resumeFrom{}, err
+		}
+		notice = "Last-Event-ID is a position in another topic layout: resuming by time, best effort (events may be missed)"
+	} else {
+		notice = "Last-Event-ID is a bare message id: resuming by time, best effort (events may be missed)"
+	}
+	if t.After(time.Now().Add(futureIDSlack)) {
+		// No event can have this id yet: the client's id is forged or
+		// corrupt, and resuming from it would replay nothing.
+		return resumeFrom{notice: "Last-Event-ID is in the future: ignored, streaming from now"}, nil
+	}
+	return resumeFrom{at: t, after: msgID, notice: notice}, nil
+}
+
+// appendRaised appends e with the position in its id raised to floor on
+// the partitions floor holds (see stream).
+func (s *Server) appendRaised(buf []byte, e *hubEvent, floor map[int]int64) []byte {
+	line := string(e.frame[e.idStart+len("id: ") : e.idEnd-1])
+	msgID, cursor, _ := strings.Cut(line, string(idSep))
+	pos, err := s.layout.parseCursor(cursor)
+	if err != nil { // cannot happen: the hub wrote it
+		return append(buf, e.frame...)
+	}
+	for j, f := range floor {
+		pos[j] = max(pos[j], f)
+	}
+	buf = append(buf, e.frame[:e.idStart]...)
+	buf = append(buf, "id: "...)
+	buf = s.layout.appendID(buf, msgID, pos)
+	buf = append(buf, '\n')
+	return append(buf, e.frame[e.idEnd:]...)
+}
+
+// replay writes the client's events from Kafka, from where from says up to
+// the offsets the hub had reached when the client registered (upto), each
+// with its position: the client's (or, by time, the snapshot's) with the
+// partitions read advanced. It returns the partitions where the client's
+// position is ahead of upto (see stream).
+func (s *Server) replay(ctx context.Context, c client, from resumeFrom, upto map[tp]int64, write func([]byte) error) (floor map[int]int64, err error) {
+	l := s.layout
+	adm := kadm.NewClient(s.admin)
 	starts, err := adm.ListStartOffsets(ctx, c.types...)
 	if err == nil {
 		err = starts.Error()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	parts := map[string]map[int32]kgo.Offset{}
-	pending := map[tp]int64{}
+	pos := make([]int64, len(l.parts)) // the position of the next event written
+	first := map[int]int64{}           // the partitions to read, from these offsets
 	missed := false
-	from.Each(func(o kadm.ListedOffset) {
-		key := tp{o.Topic, o.Partition}
-		end, ok := upto[key]
-		off := o.Offset
-		if st, ok := starts.Lookup(o.Topic, o.Partition); ok && off <= st.Offset && st.Offset > 0 {
-			missed = true // the time asked for is older than what the topic retains
+	if from.pos != nil {
+		copy(pos, from.pos)
+		floor = map[int]int64{}
+		for j, p := range l.parts {
+			if !slices.Contains(c.types, p.topic) {
+				continue
+			}
+			if st, ok := starts.Lookup(p.topic, p.partition); ok && pos[j] < st.Offset {
+				missed = true // retention removed records the client had not been sent
+				pos[j] = st.Offset
+			}
+			switch end := upto[p]; {
+			case pos[j] < end:
+				first[j] = pos[j]
+			case pos[j] > end:
+				floor[j] = pos[j]
+			}
 		}
-		if !ok || off < 0 || off >= end {
-			return
+	} else {
+		for j, p := range l.parts {
+			pos[j] = upto[p]
 		}
-		if parts[o.Topic] == nil {
-			parts[o.Topic] = map[int32]kgo.Offset{}
+		times, err := adm.ListOffsetsAfterMilli(ctx, from.at.Add(-s.cfg.ResumeMargin).UnixMilli(), c.types...)
+		if err == nil {
+			err = times.Error()
 		}
-		parts[o.Topic][o.Partition] = kgo.NewOffset().At(off)
-		pending[key] = end
-	})
-	if missed {
-		if err := write(AppendComment(nil, "resuming from the oldest retained event: events before it may have been missed")); err != nil {
-			return err
+		if err != nil {
+			return nil, err
 		}
-	}
-	if len(pending) == 0 {
-		return nil
-	}
-	cl, err := kgo.NewClient(append(s.clientOpts(), kgo.ConsumePartitions(parts))...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	var buf []byte
-	for len(pending) > 0 {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fetches.Err0(); err != nil {
-			return err
-		}
-		var runs [][]hubEvent
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			key := tp{p.Topic, p.Partition}
-			end, ok := pending[key]
+		times.Each(func(o kadm.ListedOffset) {
+			j, ok := l.index[tp{o.Topic, o.Partition}]
 			if !ok {
 				return
 			}
-			var run []hubEvent
+			off := o.Offset
+			if st, ok := starts.Lookup(o.Topic, o.Partition); ok && off <= st.Offset && st.Offset > 0 {
+				missed = true // the time asked for is older than what the topic retains
+			}
+			if off >= 0 && off < upto[l.parts[j]] {
+				first[j], pos[j] = off, off
+			}
+		})
+	}
+	if missed {
+		if err := write(AppendComment(nil, "resuming from the oldest retained event: events before it may have been missed")); err != nil {
+			return nil, err
+		}
+	}
+	if len(first) == 0 {
+		return floor, nil
+	}
+	parts := map[string]map[int32]kgo.Offset{}
+	pending := map[int]int64{} // partition index -> offset to read up to
+	for j, off := range first {
+		p := l.parts[j]
+		if parts[p.topic] == nil {
+			parts[p.topic] = map[int32]kgo.Offset{}
+		}
+		parts[p.topic][p.partition] = kgo.NewOffset().At(off)
+		pending[j] = upto[p]
+	}
+	cl, err := kgo.NewClient(append(s.clientOpts(), kgo.ConsumePartitions(parts))...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var buf []byte
+	n := 0
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if err := write(buf); err != nil {
+			return err
+		}
+		s.m.sent.Add(float64(n))
+		buf, n = buf[:0], 0
+		return nil
+	}
+	for len(pending) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := fetches.Err0(); err != nil {
+			return nil, err
+		}
+		var werr error
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			j, ok := l.index[tp{p.Topic, p.Partition}]
+			end, ok2 := pending[j]
+			if !ok || !ok2 || werr != nil {
+				return
+			}
 			for _, r := range p.Records {
 				if r.Offset >= end {
 					break
 				}
-				if e, ok := s.toEvent(r); ok && e.id > lastID && c.wants(e.typ, e.tenant) {
-					run = append(run, e)
+				pos[j] = r.Offset + 1
+				if e, ok := s.toEvent(r, l, pos); ok && c.wants(e.typ, e.tenant) && (from.after == "" || e.id > from.after) {
+					buf = append(buf, e.frame...)
+					n++
+					if len(buf) >= maxWrite {
+						if werr = flush(); werr != nil {
+							return
+						}
+					}
 				}
 				if r.Offset+1 >= end {
-					delete(pending, key)
+					delete(pending, j)
 					cl.RemoveConsumePartitions(map[string][]int32{p.Topic: {p.Partition}})
 				}
 			}
-			runs = append(runs, run)
 		})
-		buf = buf[:0]
-		for _, e := range mergeByID(runs) {
-			buf = e.appendTo(buf, maxID)
-			s.m.sent.Inc()
+		if werr == nil {
+			werr = flush()
 		}
-		if len(buf) > 0 {
-			if err := write(buf); err != nil {
-				return err
-			}
+		if werr != nil {
+			return nil, werr
 		}
 	}
-	return nil
+	return floor, nil
 }

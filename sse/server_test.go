@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/kbus-dev/kbus/apikey"
+	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/kbustest"
 	"github.com/kbus-dev/kbus/producer"
 	"github.com/kbus-dev/kbus/sse"
@@ -206,7 +208,7 @@ func (s *stream) none(t *testing.T, d time.Duration) {
 func ids(evs []sse.Event) []string {
 	var out []string
 	for _, e := range evs {
-		out = append(out, e.ID)
+		out = append(out, e.MessageID()) // the event id is <message id>.<position>
 	}
 	return out
 }
@@ -275,7 +277,7 @@ func TestResumeAfterServerRestart(t *testing.T) {
 	w.publish(w.t1, "merch_b", 3)
 
 	url2, _, _ := w.server()
-	s2, _ := open(t, url2, w.keyA, w.t1, first[len(first)-1])
+	s2, _ := open(t, url2, w.keyA, w.t1, got[len(got)-1].ID)
 	resumed := s2.take(t, 5)
 	if strings.Join(ids(resumed), ",") != strings.Join(missed, ",") {
 		t.Fatalf("after the restart the client got %v, want exactly the missed %v", ids(resumed), missed)
@@ -283,6 +285,123 @@ func TestResumeAfterServerRestart(t *testing.T) {
 	live := w.publish(w.t1, "merch_a", 2)
 	if got := s2.take(t, 2); strings.Join(ids(got), ",") != strings.Join(live, ",") {
 		t.Fatalf("live after resume: %v, want %v", ids(got), live)
+	}
+	s2.none(t, 500*time.Millisecond)
+	if s2.sawComment("best effort") {
+		t.Errorf("a resume from a position fell back to time; comments %v", s2.comments)
+	}
+}
+
+// TestResumeIsLosslessWhenKafkaOrderIsNotIDOrder: an event whose message id
+// is older than the client's last one (a publish retried with its first
+// attempt's id, an outbox row relayed late) reaches Kafka, on another
+// partition, while the client is away. Resuming from the client's last
+// event id must deliver it, and nothing twice. (A resume by message id and
+// time, as kbus did before event ids carried a position, never sends it.)
+func TestResumeIsLosslessWhenKafkaOrderIsNotIDOrder(t *testing.T) {
+	w := newWorld(t)
+	url, _, _ := w.server()
+	types := w.t1 + "," + w.t2
+	s1, _ := open(t, url, w.keyA, types, "")
+	newer := w.publish(w.t1, "merch_a", 4)
+	got := s1.take(t, 4)
+	if strings.Join(ids(got), ",") != strings.Join(newer, ",") {
+		t.Fatalf("first stream got %v, want %v", ids(got), newer)
+	}
+	last := got[len(got)-1].ID
+	s1.resp.Body.Close()
+
+	// A minute older than the others: more than ResumeMargin.
+	oldID := envelope.NewMessageID(time.Now().Add(-time.Minute))
+	r, err := w.p.Publish(context.Background(), w.t2, "pay_late", []byte(`{"payment_id":"pay_late","merchant_id":"merch_a"}`), producer.MessageID(oldID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MessageID != oldID || oldID >= sse.MessageID(last) {
+		t.Fatalf("published %s, want the old id %s below %s", r.MessageID, oldID, last)
+	}
+	after := w.publish(w.t1, "merch_a", 1)
+
+	s2, _ := open(t, url, w.keyA, types, last)
+	resumed := s2.take(t, 2)
+	s2.none(t, time.Second)
+	want := []string{oldID, after[0]}
+	if g := ids(resumed); !slices.Contains(g, oldID) || !slices.Contains(g, after[0]) {
+		t.Fatalf("resumed with %v, want exactly %v (and nothing of %v again)", g, want, newer)
+	}
+}
+
+// TestResumeOnAnotherInstance: a client moves from one server to another
+// reading the same topics, with its last event id: it gets exactly what it
+// missed, then the live events, none twice.
+func TestResumeOnAnotherInstance(t *testing.T) {
+	w := newWorld(t)
+	urlA, _, _ := w.server()
+	urlB, _, _ := w.server()
+	types := w.t1 + "," + w.t2
+	s1, _ := open(t, urlA, w.keyA, types, "")
+	var first []string
+	for range 3 {
+		first = append(first, w.publish(w.t1, "merch_a", 2)...)
+		first = append(first, w.publish(w.t2, "merch_a", 1)...)
+	}
+	got := s1.take(t, len(first))
+	s1.none(t, 300*time.Millisecond)
+	// Let instance B read them too, then leave A.
+	time.Sleep(500 * time.Millisecond)
+	s1.resp.Body.Close()
+
+	var missed []string
+	for range 3 {
+		missed = append(missed, w.publish(w.t2, "merch_a", 1)...)
+		w.publish(w.t1, "merch_b", 1)
+		missed = append(missed, w.publish(w.t1, "merch_a", 2)...)
+	}
+	s2, _ := open(t, urlB, w.keyA, types, got[len(got)-1].ID)
+	resumed := s2.take(t, len(missed))
+	live := w.publish(w.t1, "merch_a", 2)
+	resumed = append(resumed, s2.take(t, 2)...)
+	s2.none(t, time.Second)
+	g := ids(resumed)
+	slices.Sort(g)
+	want := append(slices.Clone(missed), live...)
+	slices.Sort(want)
+	if !slices.Equal(g, want) {
+		t.Fatalf("on instance B the client got %v, want exactly %v", ids(resumed), append(missed, live...))
+	}
+	// Every event id is a position B accepts back.
+	for _, e := range resumed {
+		if _, code := open(t, urlB, w.keyA, types, e.ID); code != 200 {
+			t.Fatalf("event id %q refused: %d", e.ID, code)
+		}
+	}
+}
+
+// TestResumeFromABareMessageIDIsByTime: a Last-Event-ID without a position
+// (an old client, a hand-written id) still resumes, by time, with a comment
+// saying it is best effort.
+func TestResumeFromABareMessageIDIsByTime(t *testing.T) {
+	w := newWorld(t)
+	url, _, _ := w.server()
+	first := w.publish(w.t1, "merch_a", 3)
+	missed := w.publish(w.t1, "merch_a", 3)
+	s, _ := open(t, url, w.keyA, w.t1, first[len(first)-1])
+	got := s.take(t, 3)
+	g := ids(got)
+	slices.Sort(g)
+	if !slices.Equal(g, missed) {
+		t.Fatalf("resumed by time with %v, want %v", ids(got), missed)
+	}
+	s.none(t, 500*time.Millisecond)
+	if !s.sawComment("best effort") {
+		t.Errorf("no comment about the resume by time; comments %v", s.comments)
+	}
+	// The events carry positions: resuming from one is exact again.
+	s.resp.Body.Close()
+	more := w.publish(w.t1, "merch_a", 2)
+	s2, _ := open(t, url, w.keyA, w.t1, got[len(got)-1].ID)
+	if g := ids(s2.take(t, 2)); !slices.Equal(g, more) {
+		t.Fatalf("resumed from a position with %v, want %v", g, more)
 	}
 	s2.none(t, 500*time.Millisecond)
 }

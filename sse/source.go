@@ -24,10 +24,11 @@ func tenantOf(data []byte, field string) string {
 	return ""
 }
 
-// toEvent turns a record into a hub event; ok is false for records that are
-// not valid envelopes (they are counted and skipped: the stream is a view,
-// the consumer groups own dead-lettering).
-func (s *Server) toEvent(rec *kgo.Record) (hubEvent, bool) {
+// toEvent turns a record into a hub event whose id carries the position pos
+// (one offset per partition of l, the record's own advanced past it); ok is
+// false for records that are not valid envelopes (they are counted and
+// skipped: the stream is a view, the consumer groups own dead-lettering).
+func (s *Server) toEvent(rec *kgo.Record, l *layout, pos []int64) (hubEvent, bool) {
 	e, err := envelope.Unmarshal(rec.Value)
 	if err == nil && e.Metadata.ContentType == envelope.ContentTypeAvro {
 		e, err = s.cfg.Schemas.DecodeEnvelope(e, "")
@@ -36,12 +37,15 @@ func (s *Server) toEvent(rec *kgo.Record) (hubEvent, bool) {
 		s.m.malformed.Inc()
 		return hubEvent{}, false
 	}
-	ev := hubEvent{typ: e.Topic, id: e.MessageID, tenant: tenantOf(e.Data, s.cfg.TenantField)}
+	ev := hubEvent{typ: e.Topic, id: e.MessageID, tenant: tenantOf(e.Data, s.cfg.TenantField),
+		part: l.index[tp{rec.Topic, rec.Partition}], offset: rec.Offset}
 	ev.frame = AppendEvent(nil, e.Topic, "", nil)
 	ev.frame = ev.frame[:len(ev.frame)-len("data: \n\n")] // "event: T\n"
 	ev.idStart = len(ev.frame)
+	// A message id holds no CR, LF or NUL (envelope validation), nor does a
+	// position: the id line needs no cleaning.
 	ev.frame = append(ev.frame, "id: "...)
-	ev.frame = append(ev.frame, e.MessageID...)
+	ev.frame = l.appendID(ev.frame, e.MessageID, pos)
 	ev.frame = append(ev.frame, '\n')
 	ev.idEnd = len(ev.frame)
 	// The data lines and the blank line, as AppendEvent writes them.
@@ -50,9 +54,9 @@ func (s *Server) toEvent(rec *kgo.Record) (hubEvent, bool) {
 	return ev, true
 }
 
-// startSource lists the end offsets of the topics, sets the hub to start
-// there, and returns a client consuming exactly from there (no consumer
-// group: every server instance sees every event).
+// startSource lists the end offsets of the topics, sets the layout and the
+// hub to start there, and returns a client consuming exactly from there (no
+// consumer group: every server instance sees every event).
 func (s *Server) startSource(ctx context.Context) (*kgo.Client, error) {
 	adm := kadm.NewClient(s.admin)
 	ends, err := adm.ListEndOffsets(ctx, s.cfg.Topics...)
@@ -63,20 +67,39 @@ func (s *Server) startSource(ctx context.Context) (*kgo.Client, error) {
 		return nil, fmt.Errorf("sse: end offsets of %v: %w", s.cfg.Topics, err)
 	}
 	next := map[tp]int64{}
+	counts := map[string]int32{}
 	start := map[string]map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) {
 		next[tp{o.Topic, o.Partition}] = o.Offset
+		counts[o.Topic] = max(counts[o.Topic], o.Partition+1)
 		if start[o.Topic] == nil {
 			start[o.Topic] = map[int32]kgo.Offset{}
 		}
 		start[o.Topic][o.Partition] = kgo.NewOffset().At(o.Offset)
 	})
+	l := newLayout(counts)
+	for _, p := range l.parts {
+		if _, ok := next[p]; !ok {
+			return nil, fmt.Errorf("sse: no end offset listed for %s/%d", p.topic, p.partition)
+		}
+	}
+	s.layout = l
 	s.hub = newHub(s.cfg.RingSize, next)
 	return kgo.NewClient(append(s.clientOpts(), kgo.ConsumePartitions(start))...)
 }
 
-// runSource feeds the hub until ctx ends.
+// runSource feeds the hub until ctx ends. Each event's id carries the
+// source's frontier at that event: per partition, the offset after the last
+// record read before it (its own included). Partitions are taken one after
+// another within a fetch; the order across partitions does not matter to a
+// resume, which reads every partition from its own offset.
 func (s *Server) runSource(ctx context.Context, cl *kgo.Client) {
+	l := s.layout
+	frontier := make([]int64, len(l.parts))
+	_, next := s.hub.snapshot()
+	for i, p := range l.parts {
+		frontier[i] = next[p]
+	}
 	for {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
@@ -85,24 +108,23 @@ func (s *Server) runSource(ctx context.Context, cl *kgo.Client) {
 		fetches.EachError(func(t string, p int32, err error) {
 			s.cfg.Logger.Warn("kbus: sse fetch error", "topic", t, "partition", p, "error", err)
 		})
-		var runs [][]hubEvent
+		var evs []hubEvent
 		next := map[tp]int64{}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) == 0 {
+			i, ok := l.index[tp{p.Topic, p.Partition}]
+			if !ok || len(p.Records) == 0 {
 				return
 			}
-			run := make([]hubEvent, 0, len(p.Records))
 			for _, r := range p.Records {
-				if e, ok := s.toEvent(r); ok {
-					run = append(run, e)
+				frontier[i] = r.Offset + 1
+				if e, ok := s.toEvent(r, l, frontier); ok {
+					evs = append(evs, e)
 				}
 			}
-			runs = append(runs, run)
-			next[tp{p.Topic, p.Partition}] = p.Records[len(p.Records)-1].Offset + 1
+			next[tp{p.Topic, p.Partition}] = frontier[i]
 		})
 		if len(next) > 0 {
-			// Partitions interleaved in id order, so that streams see ids rise.
-			s.hub.publish(mergeByID(runs), next)
+			s.hub.publish(evs, next)
 		}
 	}
 }

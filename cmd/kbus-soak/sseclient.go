@@ -74,9 +74,9 @@ func (c *sseClient) stream(ctx context.Context, url string) error {
 		if err != nil {
 			return err
 		}
-		// ev.ID is the stream's last id, not always this event's (an event
-		// older than one already sent comes without an id line): count
-		// events by the payment id in their data.
+		// ev.ID is <message id>.<position> (sse.MessageID splits it), the
+		// position being what the resume uses. Events are counted by the
+		// payment id in their data, which does not depend on the server.
 		var d struct {
 			PaymentID  string `json:"payment_id"`
 			MerchantID string `json:"merchant_id"`

@@ -118,10 +118,10 @@ func (c *sseClient) collect(ctx context.Context, want []string, timeout, quiet t
 	for len(got) < len(want) {
 		select {
 		case ev := <-c.events:
-			if slices.Contains(want, ev.ID) {
+			if slices.Contains(want, ev.MessageID()) { // the id is <message id>.<position>
 				got = append(got, ev)
 			} else {
-				extra = append(extra, ev.Type+" "+ev.ID)
+				extra = append(extra, ev.Type+" "+ev.MessageID())
 			}
 		case <-deadline:
 			return got, extra
@@ -133,7 +133,7 @@ func (c *sseClient) collect(ctx context.Context, want []string, timeout, quiet t
 	for {
 		select {
 		case ev := <-c.events:
-			extra = append(extra, ev.Type+" "+ev.ID)
+			extra = append(extra, ev.Type+" "+ev.MessageID())
 		case <-q:
 			return got, extra
 		case <-ctx.Done():
@@ -165,7 +165,7 @@ func (d *demo) stream(ctx context.Context) error {
 	d.sseLive = len(got)
 	d.sseExtra = append(d.sseExtra, extra...)
 	for _, ev := range got {
-		d.ui.info("%s event: %s  id: %s", d.ui.green("⇠"), ev.Type, short(ev.ID))
+		d.ui.info("%s event: %s  id: %s", d.ui.green("⇠"), ev.Type, short(ev.MessageID()))
 	}
 	if len(got) != len(live) {
 		return fmt.Errorf("the stream delivered %d of the %d live events (and %d others: %v)", len(got), len(live), len(extra), extra)
@@ -174,7 +174,7 @@ func (d *demo) stream(ctx context.Context) error {
 
 	last := c.lastEventID()
 	c.close()
-	d.ui.ok("disconnected; last event id %s", short(last))
+	d.ui.ok("disconnected; last event id %s (message id and Kafka position)", short(last))
 
 	var missed []string
 	for _, o := range orders[6:8] {
@@ -196,7 +196,7 @@ func (d *demo) stream(ctx context.Context) error {
 	d.sseResumed = len(got)
 	d.sseExtra = append(d.sseExtra, extra...)
 	for _, ev := range got {
-		d.ui.info("%s event: %s  id: %s  %s", d.ui.green("⇠"), ev.Type, short(ev.ID), d.ui.dim("(replayed from Kafka)"))
+		d.ui.info("%s event: %s  id: %s  %s", d.ui.green("⇠"), ev.Type, short(ev.MessageID()), d.ui.dim("(replayed from Kafka)"))
 	}
 	if len(got) != len(missed) || len(extra) > 0 {
 		return fmt.Errorf("after resuming, the stream delivered %d of the %d missed events, and %d it should not have: %v",
