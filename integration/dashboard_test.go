@@ -23,6 +23,7 @@ import (
 	"github.com/kbus-dev/kbus/apikey"
 	"github.com/kbus-dev/kbus/kbustest"
 	"github.com/kbus-dev/kbus/producer"
+	"github.com/kbus-dev/kbus/sse"
 )
 
 // TestDashboardResumesAfterServerRestart opens the dashboard page
@@ -126,7 +127,8 @@ func TestDashboardResumesAfterServerRestart(t *testing.T) {
 // pageState is what the page exposes of itself.
 type pageState struct {
 	State     string   `json:"state"`
-	IDs       []string `json:"ids"` // data-id of the rows, in the page's order (newest first)
+	IDs       []string `json:"ids"`       // data-id of the rows (message ids), in the page's order (newest first)
+	EventIDs  []string `json:"event_ids"` // data-event-id of the rows (SSE event ids), in the same order
 	Opens     int      `json:"opens"`
 	Recreated int      `json:"recreated"`
 }
@@ -134,6 +136,7 @@ type pageState struct {
 const stateJS = `JSON.stringify({
 	state: document.getElementById("state").dataset.state,
 	ids: Array.from(document.querySelectorAll("#events li")).map(li => li.dataset.id),
+	event_ids: Array.from(document.querySelectorAll("#events li")).map(li => li.dataset.eventId),
 	opens: Number(document.body.dataset.opens || 0),
 	recreated: Number(document.body.dataset.recreated || 0),
 })`
@@ -183,6 +186,13 @@ func hasAll(ids []string) func(pageState) bool {
 // nothing else (in particular not absent).
 func checkExactly(t *testing.T, s pageState, want []string, absent ...string) {
 	t.Helper()
+	// Each row's message id is the first part of its SSE event id, which
+	// carries a position after it (what the page resends to resume).
+	for i, id := range s.IDs {
+		if i >= len(s.EventIDs) || sse.MessageID(s.EventIDs[i]) != id || len(s.EventIDs[i]) <= len(id)+1 {
+			t.Errorf("row %d: message id %q, event id %q", i, id, s.EventIDs[min(i, len(s.EventIDs)-1)])
+		}
+	}
 	seen := map[string]int{}
 	for _, id := range s.IDs {
 		seen[id]++
