@@ -4,10 +4,10 @@
 # (scripts/bench.sh appends it to its report); progress goes to stderr.
 #
 # For every scenario it starts a fresh `kbus serve sse` on a new 3-partition
-# topic, and runs the load client internal/ssebench in a separate process: it
+# topic, and runs the load client cmd/kbus-ssebench in a separate process: it
 # opens the streams (one admin key), waits until all are connected, publishes
 # at a steady rate through the kbus producer and records publish-to-client
-# latency per delivery (see internal/ssebench/main.go). One JSON line per
+# latency per delivery (see cmd/kbus-ssebench/doc.go). One JSON line per
 # scenario; the table is made from them.
 #
 # Environment: SSE_SCENARIOS (space-separated name:streams:events-per-s:p99-target-ms,
@@ -43,9 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "bench-sse: building kbus and internal/ssebench"
+log "bench-sse: building kbus and kbus-ssebench"
 go build -o "$TMP/kbus" ./cmd/kbus
-go build -o "$TMP/ssebench" ./internal/ssebench
+go build -o "$TMP/kbus-ssebench" ./cmd/kbus-ssebench
 devsvc create-topic -brokers "$BROKERS" -topic "$TOPIC" -partitions 3
 
 : >"$TMP/results.jsonl"
@@ -62,7 +62,7 @@ for sc in $SCENARIOS; do
 		kill -0 "$server_pid" 2>/dev/null || { cat "$TMP/server-$name.log" >&2; die "kbus serve sse exited"; }
 		sleep 0.2
 	done
-	"$TMP/ssebench" -scenario "$name" -url "http://$ADDR" -brokers "$BROKERS" -database-url "$DB" -topic "$TOPIC" \
+	"$TMP/kbus-ssebench" -scenario "$name" -url "http://$ADDR" -brokers "$BROKERS" -database-url "$DB" -topic "$TOPIC" \
 		-clients "$streams" -rate "$rate" -duration "${DURATION}s" -target-p99-ms "$target" \
 		-parser "$PARSER" -server-pid "$server_pid" | tee -a "$TMP/results.jsonl" >&2
 	stop_server
@@ -73,7 +73,7 @@ done
 cat <<MD
 ## SSE: fan-out latency
 
-\`kbus serve sse\` serves one 3-partition topic; the load client \`internal/ssebench\`, a separate
+\`kbus serve sse\` serves one 3-partition topic; the load client \`cmd/kbus-ssebench\`, a separate
 process on the same machine (as are Kafka and PostgreSQL), opens the streams with one admin key,
 waits until all are connected, then publishes events of ~200 bytes through the kbus producer at a
 steady rate for ${DURATION} s. Every stream parses its events (parser: \`${PARSER}\`; \`fast\` is
@@ -90,7 +90,7 @@ client's queueing and the client, not the server, is the limit.
 |---|---|
 | reference (measured earlier on this machine class, not in this run) | a simple channel-per-client stdlib server: (a) 10,000 streams at 10 events/s, p99 229 ms; (b) 5,000 streams at 100 events/s, collapsed: 44 % of clients dropped, p99 2 s |
 
-$("$TMP/ssebench" -markdown "$TMP/results.jsonl")
+$("$TMP/kbus-ssebench" -markdown "$TMP/results.jsonl")
 
 \`\`\`
 $(cat "$TMP/results.jsonl")

@@ -6,14 +6,17 @@ KBUS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '%s\n' "$*" >&2; }
 die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
 
-# devsvc runs the small Go helper that checks services the way a client does
-# (a Kafka metadata request, a PostgreSQL connection) instead of just probing a port.
+# devsvc runs the small Go helper (cmd/kbus-devsvc, a developer tool) that checks services
+# the way a client does (a Kafka metadata request, a PostgreSQL connection) instead of just
+# probing a port.
 devsvc() {
 	local bin="$KBUS_CACHE/bin/kbus-devsvc"
-	# Rebuild when the source is newer than the binary (go build is cached anyway).
-	if [ ! -x "$bin" ] || [ -n "$(find "$KBUS_ROOT/internal/devsvc" -newer "$bin" -name '*.go' 2>/dev/null | head -1)" ]; then
+	# Rebuild when the source is newer than the binary (go build is cached anyway). Build
+	# beside it and rename, so that scripts running at the same time never run a half-written one.
+	if [ ! -x "$bin" ] || [ -n "$(find "$KBUS_ROOT/cmd/kbus-devsvc" -newer "$bin" -name '*.go' 2>/dev/null | head -1)" ]; then
 		mkdir -p "$KBUS_CACHE/bin"
-		(cd "$KBUS_ROOT" && go build -o "$bin" ./internal/devsvc) || die "cannot build internal/devsvc"
+		(cd "$KBUS_ROOT" && go build -o "$bin.$$" ./cmd/kbus-devsvc && mv -f "$bin.$$" "$bin") ||
+			{ rm -f "$bin.$$"; die "cannot build cmd/kbus-devsvc"; }
 	fi
 	"$bin" "$@"
 }

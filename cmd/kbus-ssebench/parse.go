@@ -19,7 +19,7 @@ type sink interface {
 	comment(text []byte)
 }
 
-var errBadID = errors.New("ssebench: event id is not a kbus message id")
+var errBadID = errors.New("kbus-ssebench: event id is not a kbus message id")
 
 // readSSE parses a stream with sse.Reader, the package's spec-complete
 // parser, and takes the publish time with envelope.MessageIDTime.

@@ -1,14 +1,3 @@
-// Command kbus-devsvc checks the services kbus's tests and demos need, the way a
-// client does: a Kafka metadata request, a PostgreSQL connection. The scripts in
-// scripts/ use it; it is not part of kbus's API.
-//
-//	kbus-devsvc kafka-ready -brokers 127.0.0.1:9092 -timeout 60s [-pid N]
-//	kbus-devsvc pg-ready    -url postgres://... -timeout 60s [-pid N]
-//	kbus-devsvc pg-createdb -url postgres://.../kbus
-//	kbus-devsvc create-topic -brokers ... -topic T -partitions N
-//	kbus-devsvc delete-topic -brokers ... -topic T
-//
-// With -pid, waiting stops early (and fails) when that process exits.
 package main
 
 import (
