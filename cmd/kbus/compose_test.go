@@ -583,6 +583,19 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("no service %s", want)
 		}
 	}
+	// The same Kafka as the native scripts start, so that a test passing on
+	// one passes on the other.
+	sh, err := os.ReadFile("../../scripts/kafka.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`KBUS_KAFKA_VERSION:-([0-9.]+)`).FindSubmatch(sh)
+	if m == nil {
+		t.Fatal("scripts/kafka.sh: no default KBUS_KAFKA_VERSION")
+	}
+	if k := f.services["kafka"]; k != nil && k.image != "apache/kafka:"+string(m[1]) {
+		t.Errorf("kafka: image %s, but scripts/kafka.sh starts Kafka %s", k.image, m[1])
+	}
 }
 
 // TestComposeCheckCatchesDrift proves that the checks fail on what they are
