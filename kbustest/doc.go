@@ -13,9 +13,9 @@
 // The broker is found through KAFKA_BROKERS (default 127.0.0.1:9092) and the
 // database through DATABASE_URL (default
 // postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable). kbustest starts
-// nothing itself: `make test` starts both services with the project's scripts
-// (scripts/kafka.sh and scripts/postgres.sh), and `docker compose up -d` does
-// the same on a machine with Docker.
+// nothing itself: `make test` starts both services natively with the
+// project's scripts (scripts/kafka.sh and scripts/postgres.sh), and `docker
+// compose up -d` does the same on a machine with Docker.
 //
 // Around them: [Client] and [Admin] give franz-go clients for the broker,
 // closed at cleanup; [Name] makes a unique name for a consumer group or any
@@ -27,4 +27,28 @@
 // test fails: a skipped integration test proves nothing.
 //
 // Every function here may be called from parallel tests.
+//
+// # Services in containers
+//
+// To have a package's tests start their own services in Docker, through
+// testcontainers-go, add the module github.com/kbus-dev/kbus/kbustest/containers
+// to your tests (a module of its own, so that the Docker client stays out of
+// kbus's dependencies) and call its Main from TestMain:
+//
+//	import "github.com/kbus-dev/kbus/kbustest/containers"
+//
+//	func TestMain(m *testing.M) { os.Exit(containers.Main(m)) }
+//
+// Main starts Kafka (Apache Kafka's official image, a single KRaft node) and
+// PostgreSQL in containers, points KAFKA_BROKERS and DATABASE_URL at them for
+// the tests, and removes them afterwards, when [ChooseServices] says so:
+//
+//	KBUS_SERVICES=containers   always; the tests fail, saying why, when no Docker engine answers
+//	KBUS_SERVICES=native       never; Docker is not asked
+//	unset, or auto             for each of KAFKA_BROKERS and DATABASE_URL that is unset, when a Docker engine answers
+//
+// Otherwise the tests use the services at KAFKA_BROKERS and DATABASE_URL (or
+// their defaults), as without Main. `make test` sets both variables, so it
+// never needs Docker. `go doc github.com/kbus-dev/kbus/kbustest/containers`
+// has the rest, and its example_test.go is a test to copy.
 package kbustest

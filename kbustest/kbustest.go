@@ -38,6 +38,9 @@ const probeTimeout = 10 * time.Second
 func unavailable(t testing.TB, what string, err error) {
 	t.Helper()
 	msg := fmt.Sprintf("kbustest: %s is not available: %v", what, err)
+	if strings.EqualFold(strings.TrimSpace(os.Getenv(ServicesEnv)), ServicesContainers) {
+		msg += " (" + ServicesEnv + "=containers starts containers only in test binaries whose TestMain calls containers.Main, of the module github.com/kbus-dev/kbus/kbustest/containers)"
+	}
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatal(msg + " (" + RequireEnv + "=1: run `make test`, which starts it)")
 	}

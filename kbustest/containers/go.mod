@@ -2,6 +2,9 @@ module github.com/kbus-dev/kbus/kbustest/containers
 
 go 1.26.8
 
+// Built against this checkout of kbus. A release of this module requires a
+// tagged kbus version below (and is tagged kbustest/containers/vX.Y.Z), since
+// users' builds ignore this replace.
 replace github.com/kbus-dev/kbus => ../../
 
 require (
