@@ -10,10 +10,12 @@ export DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable
 
 ## test: start Kafka and PostgreSQL if needed, then vet, staticcheck and the race-enabled tests,
 ## then the browser tests of the integration/ module (Debian's chromium is installed if missing)
+## and the testcontainers module kbustest/containers (its container test skips without a Docker engine)
 test: services fmt-check vet lint schemas-check
 	KBUS_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 20m ./...
 	bash scripts/chromium.sh
 	cd integration && $(GO) vet ./... && KBUS_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 10m ./...
+	cd kbustest/containers && $(GO) vet ./... && $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck ./... && KBUS_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 10m ./...
 
 ## demo: start Kafka and PostgreSQL if needed, build the example services and play the
 ## end-to-end scenario (examples/demo); it exits non-zero unless every figure matches.
