@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/schemas"
@@ -174,6 +176,22 @@ type Config struct {
 	// ClientOptions are extra franz-go options (TLS, SASL, fetch sizes…),
 	// applied before the options kbus needs for its guarantees.
 	ClientOptions []kgo.Opt
+
+	// TracerProvider gets the consumer's OpenTelemetry spans: one
+	// "process <topic>" span (kind Consumer) per event, a child of the
+	// producer's span read from the record's headers, from the first
+	// attempt to the success or the dead-lettering, with an exception event
+	// per failed attempt (attribute kbus.attempt); a batch handler's call
+	// gets one span linked to each event's producer span instead. Handlers
+	// get the span in their ctx, so what they publish or write continues
+	// the trace. The default is otel.GetTracerProvider(), a no-op until the
+	// application installs an SDK; kbus never installs one.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the trace context from the records' headers (W3C
+	// traceparent and tracestate with propagation.TraceContext). The
+	// default is otel.GetTextMapPropagator(), which reads nothing until the
+	// application sets one.
+	Propagator propagation.TextMapPropagator
 }
 
 // ErrConfig is wrapped by the errors Run returns for an unusable

@@ -26,6 +26,7 @@ type Consumer struct {
 	handlers map[string]handler
 	regErrs  []error
 	m        *metrics
+	tr       *consumerTracing
 
 	// Set by Run.
 	cl      *kgo.Client
@@ -62,7 +63,7 @@ func New(cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{cfg: cfg, handlers: map[string]handler{}, m: m, workers: map[tp]*worker{}}, nil
+	return &Consumer{cfg: cfg, handlers: map[string]handler{}, m: m, workers: map[tp]*worker{}, tr: newConsumerTracing(cfg)}, nil
 }
 
 func (c *Consumer) register(eventType string, h handler, opts []HandlerOption, kind string, modes ...Mode) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kbus-dev/kbus/dlq"
 	"github.com/kbus-dev/kbus/envelope"
@@ -20,6 +22,10 @@ type item struct {
 	e       envelope.Envelope
 	h       handler
 	dedupID string // the message id, or message id + replay key (see dlq.HeaderReplayKey)
+
+	span   trace.Span        // the event's process span (noSpan for a batch handler's event); see tracing.go
+	remote trace.SpanContext // the producer's span, from the record's headers
+	bag    baggage.Baggage
 }
 
 // attempts tracks the attempts at one event, for retries and the DLQ entry.
@@ -34,6 +40,7 @@ type attempts struct {
 // shutdown timeout passed); then nothing of the chunk may be committed.
 func (c *Consumer) process(w *worker, recs []*kgo.Record) bool {
 	items := make([]item, 0, len(recs))
+	defer func() { endSpans(items) }()
 	for _, rec := range recs {
 		if group, ok := dlq.ReplayTarget(rec.Headers); ok && group != c.cfg.Group {
 			c.m.addSkipped(rec.Topic, "replay_for_other_group")
@@ -76,7 +83,9 @@ func (c *Consumer) process(w *worker, recs []*kgo.Record) bool {
 				continue
 			}
 		}
-		items = append(items, item{rec, e, h, dedupID(rec, e)})
+		it := item{rec: rec, e: e, h: h, dedupID: dedupID(rec, e)}
+		c.tr.start(&it)
+		items = append(items, it)
 	}
 
 	switch c.cfg.Mode {
@@ -226,6 +235,7 @@ func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 	for i := 0; i < len(items); {
 		it := items[i]
 		if !fresh[it.dedupID] {
+			duplicate(it.span)
 			dups++
 			i++
 			continue
@@ -243,17 +253,20 @@ func (c *Consumer) txBatch(items []item) (failed, end int, herr, err error) {
 			continue
 		}
 		// A batch handler gets the run of consecutive events of its type.
-		events := []envelope.Envelope{it.e}
+		events, run := []envelope.Envelope{it.e}, []item{it}
 		j := i + 1
 		for ; j < len(items) && items[j].e.Topic == it.e.Topic; j++ {
 			if id := items[j].dedupID; fresh[id] {
 				delete(fresh, id)
-				events = append(events, items[j].e)
+				events, run = append(events, items[j].e), append(run, items[j])
 			} else {
 				dups++
 			}
 		}
-		if err := c.call(it.e.Topic, func() error { return it.h.batch(ctx, tx, events) }); err != nil {
+		bctx, span := c.tr.startBatch(ctx, run)
+		err := c.call(it.e.Topic, func() error { return it.h.batch(bctx, tx, events) })
+		endBatch(span, err)
+		if err != nil {
 			if dbErr := lostConn(tx, err); dbErr != nil {
 				return -1, 0, nil, dbErr
 			}
@@ -288,6 +301,7 @@ func (c *Consumer) retry(w *worker, it item, at attempts) bool {
 	log := c.cfg.Logger.With("group", c.cfg.Group, "message_id", it.e.MessageID,
 		"correlation_id", it.e.Metadata.CorrelationID, "type", it.e.Topic)
 	for !IsPermanent(at.err) && at.n < c.cfg.Retry.Attempts {
+		attemptFailed(it.span, at.n, at.err)
 		log.Warn("kbus: handler failed; will retry", "attempt", at.n, "error", at.err)
 		if !c.sleep(w, c.cfg.Retry.delay(at.n+1)) {
 			return false
@@ -302,11 +316,13 @@ func (c *Consumer) retry(w *worker, it item, at attempts) bool {
 				return false
 			}
 			if failed < 0 {
+				handled(it.span, at.n)
 				return true
 			}
 			herr = hErr
 		} else if herr = c.callPlain(it); herr == nil {
 			c.m.addProcessed(it.rec.Topic, 1)
+			handled(it.span, at.n)
 			return true
 		}
 		at.err = herr
@@ -315,6 +331,7 @@ func (c *Consumer) retry(w *worker, it item, at attempts) bool {
 	if IsPermanent(at.err) {
 		reason = dlq.ReasonPermanent
 	}
+	c.tr.deadLettered(it.span, at, reason)
 	return c.deadLetter(w, it.rec, it.e.MessageID, reason, at)
 }
 
@@ -337,7 +354,7 @@ func (c *Consumer) call(eventType string, fn func() error) (err error) {
 // handlerCtx carries the event's correlation id to its handler, so that
 // events it publishes carry it on, and the record's metadata.
 func handlerCtx(ctx context.Context, it item) context.Context {
-	ctx = context.WithValue(ctx, recordKey{}, it.rec)
+	ctx = spanCtx(context.WithValue(ctx, recordKey{}, it.rec), it)
 	if it.e.Metadata.CorrelationID == "" {
 		return ctx
 	}

@@ -293,7 +293,10 @@ func (e Entry) problem() string {
 //     entries about one event, or one key, share a partition);
 //   - value: the JSON entry;
 //   - headers, in this order: HeaderReason, HeaderGroup, HeaderSourceTopic,
-//     and envelope.HeaderMessageID when there is a message id;
+//     envelope.HeaderMessageID when there is a message id, then the W3C
+//     trace context of the original record (traceparent, tracestate) when
+//     its headers carry one, so that tools tracing the DLQ topic see the
+//     event's trace;
 //   - timestamp: e.DeadLetteredAt.
 //
 // A zero Version is written as [Version], and a zero DeadLetteredAt as the
@@ -326,6 +329,11 @@ func (e Entry) Record() (*kgo.Record, error) {
 	if e.OriginalMessageID != "" {
 		headers = append(headers, kgo.RecordHeader{Key: envelope.HeaderMessageID, Value: []byte(e.OriginalMessageID)})
 	}
+	for _, key := range traceHeaders {
+		if v, ok := envelope.HeaderValue(e.Headers, key); ok {
+			headers = append(headers, kgo.RecordHeader{Key: key, Value: []byte(v)})
+		}
+	}
 	return &kgo.Record{
 		Topic:     Topic(e.ConsumerGroup),
 		Key:       key,
@@ -334,6 +342,11 @@ func (e Entry) Record() (*kgo.Record, error) {
 		Timestamp: e.DeadLetteredAt,
 	}, nil
 }
+
+// traceHeaders are the W3C trace-context headers that a DLQ record repeats
+// from the original record's (which the entry keeps whole, so a replay
+// carries them too).
+var traceHeaders = [...]string{"traceparent", "tracestate"}
 
 // Decode parses the value of a DLQ record. An error wraps [ErrMalformed]
 // when value is not JSON of the entry format, or when the entry lacks its

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/schemas"
@@ -31,6 +33,8 @@ type config struct {
 	logger     *slog.Logger
 	maxSize    int
 	linger     time.Duration
+	tp         trace.TracerProvider          // nil: otel.GetTracerProvider()
+	prop       propagation.TextMapPropagator // nil: otel.GetTextMapPropagator()
 }
 
 func defaultConfig() config {
@@ -98,6 +102,25 @@ func Linger(d time.Duration) Option {
 // applied last.
 func ClientOptions(opts ...kgo.Opt) Option {
 	return optionFunc(func(c *config) { c.clientOpts = append(c.clientOpts, opts...) })
+}
+
+// TracerProvider sets the OpenTelemetry tracer provider of the producer's
+// spans: one "send <topic>" span (kind Producer, messaging.system=kafka)
+// per published event, a child of the span in Publish's ctx, ended when
+// the broker acknowledges the event or the publish fails. The default is
+// otel.GetTracerProvider(), a no-op until the application installs an SDK;
+// kbus never installs one. See docs/operations.md (Tracing).
+func TracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) { c.tp = tp })
+}
+
+// Propagator sets the propagator that writes the trace context of the
+// send span (W3C traceparent and tracestate with
+// propagation.TraceContext) into each record's headers, where consumers
+// read it. The default is otel.GetTextMapPropagator(), which propagates
+// nothing until the application sets one with otel.SetTextMapPropagator.
+func Propagator(p propagation.TextMapPropagator) Option {
+	return optionFunc(func(c *config) { c.prop = p })
 }
 
 // Schemas sets the schema catalog that events are checked against (and

@@ -11,8 +11,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kbus-dev/kbus/envelope"
+	"github.com/kbus-dev/kbus/internal/tracing"
 	"github.com/kbus-dev/kbus/schemas"
 )
 
@@ -49,6 +53,8 @@ type Producer struct {
 	cl      *kgo.Client
 	cfg     config
 	brokers string
+	tr      tracing.Tracing
+	names   sync.Map // topic → its send span's name, made once
 
 	pool sync.Pool // of *outgoing
 
@@ -97,7 +103,7 @@ func New(opts ...Option) (*Producer, error) {
 		cl.Close()
 		return nil, errors.New("producer: ClientOptions must not disable idempotent writes: kbus relies on them for ordering without duplicates")
 	}
-	return &Producer{cl: cl, cfg: cfg, brokers: strings.Join(cfg.brokers, ",")}, nil
+	return &Producer{cl: cl, cfg: cfg, brokers: strings.Join(cfg.brokers, ","), tr: tracing.New(cfg.tp, cfg.prop)}, nil
 }
 
 // Client returns the underlying franz-go client, for admin requests and
@@ -246,16 +252,18 @@ type outgoing struct {
 	buf      []byte
 	rcpt     Receipt
 	done     func(Receipt, error)
+	span     trace.Span               // the send span, ended by finish
 	promise  func(*kgo.Record, error) // bound to this outgoing once, reused
 }
 
 func (o *outgoing) finish(_ *kgo.Record, err error) {
-	p, rcpt, done := o.p, o.rcpt, o.done
+	p, rcpt, done, span := o.p, o.rcpt, o.done, o.span
 	if err == nil {
 		rcpt.Partition, rcpt.Offset = o.rec.Partition, o.rec.Offset
 	}
+	endSend(span, rcpt, err)
 	// The client holds no reference to the record once it calls the promise.
-	o.rec, o.done, o.rcpt = kgo.Record{}, nil, Receipt{}
+	o.rec, o.done, o.rcpt, o.span = kgo.Record{}, nil, Receipt{}, nil
 	p.pool.Put(o)
 	switch {
 	case err == nil:
@@ -311,6 +319,9 @@ func (p *Producer) Prepare(ctx context.Context, topic string, data []byte, opts 
 	if _, err := p.prepare(&e, pc.headers, nil); err != nil {
 		return e, nil, err
 	}
+	// The trace context of ctx travels with the stored headers, so that the
+	// send span of a later PublishEnvelope continues the caller's trace.
+	p.tr.Propagator.Inject(ctx, tracing.HeaderCarrier{Headers: &pc.headers})
 	return e, pc.headers, nil
 }
 
@@ -334,6 +345,7 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 	o.headers, buf = e.AppendHeaders(o.headers[:0], buf)
 	o.headers = append(o.headers, extra...)
 	o.buf = buf
+	o.span = p.startSend(ctx, key, &e, extra, &o.headers)
 
 	o.kheaders = o.kheaders[:0]
 	for _, h := range o.headers {
@@ -348,12 +360,51 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		o.rec, o.done = kgo.Record{}, nil
+		endSend(o.span, o.rcpt, ErrClosed)
+		o.rec, o.done, o.span = kgo.Record{}, nil, nil
 		p.pool.Put(o)
 		return ErrClosed
 	}
 	p.cl.Produce(ctx, &o.rec, o.promise)
 	return nil
+}
+
+// startSend starts the send span of e, a child of ctx's span or, when ctx
+// has none, of the trace context in the extra headers (an outbox row
+// carries its caller's), and writes its trace context into headers.
+func (p *Producer) startSend(ctx context.Context, key string, e *envelope.Envelope, extra []envelope.Header, headers *[]envelope.Header) trace.Span {
+	parent := ctx
+	if len(extra) > 0 && !trace.SpanContextFromContext(ctx).IsValid() {
+		parent = p.tr.Propagator.Extract(ctx, tracing.HeaderCarrier{Headers: &extra})
+	}
+	name, ok := p.names.Load(e.Topic)
+	if !ok {
+		name, _ = p.names.LoadOrStore(e.Topic, "send "+e.Topic)
+	}
+	sctx, span := p.tr.Tracer.Start(parent, name.(string), trace.WithSpanKind(trace.SpanKindProducer))
+	if span.IsRecording() {
+		span.SetAttributes(tracing.System, semconv.MessagingDestinationName(e.Topic), semconv.MessagingMessageID(e.MessageID))
+		span.SetAttributes(tracing.OpSend...)
+		if key != "" {
+			span.SetAttributes(semconv.MessagingKafkaMessageKey(key))
+		}
+	}
+	p.tr.Propagator.Inject(sctx, tracing.HeaderCarrier{Headers: headers})
+	return span
+}
+
+// endSend ends a send span with the event's position or the error.
+func endSend(span trace.Span, rcpt Receipt, err error) {
+	if span == nil {
+		return
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	} else if span.IsRecording() {
+		span.SetAttributes(tracing.Partition(rcpt.Partition), tracing.Offset(rcpt.Offset))
+	}
+	span.End()
 }
 
 // encodeAvro replaces e's JSON data with its Avro encoding (validating it

@@ -22,8 +22,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kbus-dev/kbus/dlq"
+	"github.com/kbus-dev/kbus/internal/tracing"
 )
 
 // DefaultSchedule is the wait before each retry of a failed delivery: after
@@ -84,6 +87,17 @@ type DispatcherConfig struct {
 	MaxResponseBody int
 	// Logger receives the dispatcher's logs; the default discards them.
 	Logger *slog.Logger
+	// TracerProvider gets a client span per attempt ("POST", kind Client,
+	// with http.* and kbus.webhook.* attributes), a child of the trace
+	// context that the fan-out stored with the delivery (the consumer's
+	// process span of the event). The default is otel.GetTracerProvider(),
+	// a no-op until the application installs an SDK.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the stored trace context and writes the attempt's
+	// into the request's headers (traceparent, tracestate with
+	// propagation.TraceContext), so that the receiver can continue the
+	// trace. The default is otel.GetTextMapPropagator().
+	Propagator propagation.TextMapPropagator
 	// Registerer, if not nil, gets the dispatcher's Prometheus metrics:
 	// kbus_webhook_attempts_total{outcome}, kbus_webhook_dead_lettered_total
 	// and kbus_webhook_attempt_duration_seconds.
@@ -102,6 +116,7 @@ type Dispatcher struct {
 	client *http.Client
 	guard  DialGuard
 	dlqw   *dlq.Writer
+	tr     tracing.Tracing
 	lease  time.Duration
 	sem    chan struct{} // bounds the POSTs in flight to Workers
 
@@ -164,7 +179,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	}
 	host, _ := os.Hostname()
 	d := &Dispatcher{cfg: cfg, st: store{cfg.DB, box}, id: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID("")), dlqw: dlq.NewWriter(cfg.Kafka),
-		lease: 2*cfg.Timeout + 30*time.Second, sem: make(chan struct{}, cfg.Workers)}
+		lease: 2*cfg.Timeout + 30*time.Second, sem: make(chan struct{}, cfg.Workers), tr: tracing.New(cfg.TracerProvider, cfg.Propagator)}
 	d.pAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kbus", Subsystem: "webhook", Name: "attempts_total",
 		Help: "Delivery attempts by outcome (success, failure, refused)."}, []string{"outcome"})
 	d.pDeadLettered = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kbus", Subsystem: "webhook", Name: "dead_lettered_total",
@@ -237,6 +252,7 @@ type claimed struct {
 	attempts                                     int
 	endpoint                                     Endpoint
 	endpointErr                                  error
+	traceContext                                 *string // see tracing.go
 }
 
 const claimSQL = `WITH due AS (
@@ -249,7 +265,7 @@ claimed AS (
 	UPDATE webhook_deliveries d SET lease_owner = $2, lease_until = now() + $3::interval
 	FROM due WHERE d.id = due.id
 	RETURNING d.id, d.endpoint_id, d.message_id, d.event_type, d.tenant_id, d.attempts)
-SELECT c.*, b.payload FROM claimed c JOIN webhook_delivery_bodies b ON b.delivery_id = c.id`
+SELECT c.*, b.payload, b.trace_context FROM claimed c JOIN webhook_delivery_bodies b ON b.delivery_id = c.id`
 
 // DispatchOnce claims one batch of due deliveries, sends them and records
 // the outcomes. It returns how many it claimed.
@@ -261,7 +277,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	var batch []*claimed
 	for rows.Next() {
 		c := &claimed{}
-		if err := rows.Scan(&c.id, &c.endpointID, &c.messageID, &c.eventType, &c.tenant, &c.attempts, &c.payload); err != nil {
+		if err := rows.Scan(&c.id, &c.endpointID, &c.messageID, &c.eventType, &c.tenant, &c.attempts, &c.payload, &c.traceContext); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("claim: %w", err)
 		}
@@ -296,7 +312,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 		d.sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-d.sem }()
-			results[i] = d.send(sendCtx, c)
+			results[i] = d.tracedSend(sendCtx, c)
 		})
 	}
 	wg.Wait()
@@ -337,6 +353,7 @@ func (d *Dispatcher) send(ctx context.Context, c *claimed) outcome {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "kbus-webhooks/1")
 	SetHeaders(req.Header, c.messageID, o.at.Unix(), c.payload, c.endpoint.secrets(o.at), c.endpoint.StandardWebhooks)
+	d.tr.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	d.sent.Add(1)
 	var resp *http.Response
 	if reason := d.guard.hostRefusal(req.URL.Hostname()); reason != "" {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/kbus-dev/kbus/consumer"
 	"github.com/kbus-dev/kbus/dlq"
@@ -29,6 +30,13 @@ type FanOut struct {
 	// TenantField is the field of the event's data that names its tenant;
 	// the default is DefaultTenantField. Events without it reach no endpoint.
 	TenantField string
+	// Propagator writes the trace context of the handler's ctx (the
+	// consumer's process span of the event) into each delivery, so that the
+	// dispatcher's attempts continue the event's trace (see
+	// DispatcherConfig.TracerProvider). The default is
+	// otel.GetTextMapPropagator(), which writes nothing until the
+	// application sets one.
+	Propagator propagation.TextMapPropagator
 }
 
 // Register registers the fan-out for eventTypes on c, which must be in
@@ -59,8 +67,8 @@ const insertDeliveries = `WITH ins AS (
 	WHERE e.tenant_id = $1 AND $4 = ANY (e.events) AND (($2 = '' AND e.status = 'active') OR e.id = $2)
 	ON CONFLICT (endpoint_id, message_id, replay_key) DO NOTHING
 	RETURNING id)
-INSERT INTO webhook_delivery_bodies (delivery_id, payload, source_topic, source_partition, source_offset, source_key, source_headers, source_value)
-SELECT id, $5, $6, $7, $8, $9, $10, $11 FROM ins`
+INSERT INTO webhook_delivery_bodies (delivery_id, payload, source_topic, source_partition, source_offset, source_key, source_headers, source_value, trace_context)
+SELECT id, $5, $6, $7, $8, $9, $10, $11, $13 FROM ins`
 
 // Handle is the fan-out's consumer.TxHandlerFunc.
 func (f FanOut) Handle(ctx context.Context, tx pgx.Tx, e envelope.Envelope) error {
@@ -111,6 +119,6 @@ func (f FanOut) Handle(ctx context.Context, tx pgx.Tx, e envelope.Envelope) erro
 		return err
 	}
 	_, err = tx.Exec(ctx, insertDeliveries, tenant, endpoint, e.MessageID, e.Topic, body,
-		srcTopic, srcPart, srcOffset, srcKey, hdrs, srcValue, replayKey)
+		srcTopic, srcPart, srcOffset, srcKey, hdrs, srcValue, replayKey, traceContext(ctx, f.Propagator))
 	return err
 }
