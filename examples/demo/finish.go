@@ -35,6 +35,21 @@ type delivery struct {
 type merchantReport struct {
 	Processed       int `json:"processed"`
 	FailedOnPurpose int `json:"failed_on_purpose"`
+	Events          []struct {
+		ID          string `json:"id"`
+		TraceParent string `json:"traceparent"`
+	} `json:"events"`
+}
+
+// traced reports whether the merchant got the event the demo followed with
+// a traceparent of the followed trace.
+func (d *demo) traced(rep merchantReport) bool {
+	for _, e := range rep.Events {
+		if e.ID == d.traceMessage && d.traceID != "" && strings.HasPrefix(e.TraceParent, "00-"+d.traceID+"-") {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *demo) deliveries(ctx context.Context) ([]delivery, error) {
@@ -108,6 +123,12 @@ func (d *demo) webhooks(ctx context.Context) error {
 		return err
 	}
 	d.ui.ok("the merchant processed %d events (and refused %d delivery on purpose)", rep.Processed, rep.FailedOnPurpose)
+	if d.traced(rep) {
+		d.ui.ok("trace %s followed: payments API → %s → kbus serve webhooks → the merchant, whose request carried its traceparent",
+			d.traceID, short(d.traceMessage))
+	} else {
+		d.ui.info("trace %s did not reach the merchant's endpoint", d.traceID)
+	}
 	return nil
 }
 
@@ -168,6 +189,11 @@ func (d *demo) summary(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	add("events the merchant processed", n(published), n(rep.Processed))
+	traced := "no"
+	if d.traced(rep) {
+		traced = "yes"
+	}
+	add("webhook in the first payment's trace", "yes", traced)
 	add("SSE events live + after resume", "2+2", fmt.Sprintf("%d+%d", d.sseLive, d.sseResumed))
 	add("SSE events duplicated or unexpected", "0", n(len(d.sseExtra)))
 	dash := d.checkDashboard(ctx)

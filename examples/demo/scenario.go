@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,6 +151,9 @@ func (d *demo) pay(ctx context.Context, o order, action string) (paymentEvent, e
 	}
 	corr := d.nextCorrelation()
 	hdr := map[string]string{envelope.CorrelationHeader: corr}
+	if d.traceparent != "" {
+		hdr["traceparent"] = d.traceparent
+	}
 	if _, err := d.hc.call(ctx, http.MethodPost, d.urls.payments+"/api/payments", map[string]any{
 		"merchant_id": d.tenant, "order_id": o.id, "amount": o.amount, "currency": o.currency,
 		"customer_email": "customer@example.com"}, hdr, &created); err != nil {
@@ -162,8 +167,11 @@ func (d *demo) change(ctx context.Context, paymentID, action string, body any) (
 	var pe paymentEvent
 	corr := d.nextCorrelation()
 	path := "/api/payments/" + paymentID + "/" + action
-	if _, err := d.hc.call(ctx, http.MethodPost, d.urls.payments+path, body,
-		map[string]string{envelope.CorrelationHeader: corr}, &pe); err != nil {
+	hdr := map[string]string{envelope.CorrelationHeader: corr}
+	if d.traceparent != "" {
+		hdr["traceparent"] = d.traceparent
+	}
+	if _, err := d.hc.call(ctx, http.MethodPost, d.urls.payments+path, body, hdr, &pe); err != nil {
 		return pe, err
 	}
 	d.events = append(d.events, pe)
@@ -177,10 +185,20 @@ func (d *demo) payments(ctx context.Context) error {
 		"Each change is one event on its type's topic, keyed by the payment id (so one payment's events",
 		"stay in order), with the request's X-Correlation-ID, checked against the Avro catalog before",
 		"it is sent. Publish returns once Kafka has it on all in-sync replicas (acks=all).")
+	// The first payment's requests carry a W3C traceparent, as a traced
+	// client's would: the payments API publishes in that trace, and kbus
+	// carries it through the webhook fan-out to the merchant's endpoint.
+	var ids [24]byte
+	_, _ = rand.Read(ids[:])
+	d.traceID = hex.EncodeToString(ids[:16])
+	d.traceparent = "00-" + d.traceID + "-" + hex.EncodeToString(ids[16:]) + "-01"
 	first, err := d.pay(ctx, orders[0], "complete")
+	d.traceparent = ""
 	if err != nil {
 		return err
 	}
+	d.traceMessage = first.Event.MessageID
+	d.ui.ok("following trace %s: the first payment's requests carried it (traceparent)", d.traceID)
 	for _, o := range orders[1:3] {
 		if _, err := d.pay(ctx, o, "complete"); err != nil {
 			return err

@@ -48,6 +48,9 @@ type demo struct {
 	secret       string
 	kafkaCreated bool // groups or topics to delete at cleanup
 	corrN        int
+	traceparent  string // sent with the first payment's requests, then ""
+	traceID      string // the trace the demo follows, from that traceparent
+	traceMessage string // the message id of the event published in it
 
 	// What the steps observed, for the summary.
 	events     []paymentEvent // published through the payments API

@@ -164,6 +164,9 @@ const maxReported = 1000
 type processedEvent struct {
 	ID   string `json:"id"`
 	Type string `json:"type"`
+	// TraceParent is the delivery's W3C traceparent header: kbus's
+	// dispatcher sends the trace context of the event's publisher.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // report answers GET /processed: what this receiver did since it started,
@@ -229,7 +232,7 @@ func (m *merchant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(m.events) == maxReported {
 		m.events = m.events[1:]
 	}
-	m.events = append(m.events, processedEvent{ID: id, Type: e.Type})
+	m.events = append(m.events, processedEvent{ID: id, Type: e.Type, TraceParent: r.Header.Get("traceparent")})
 	m.mu.Unlock()
 	log.Info("merchant: processed event", "type", e.Type, "payload_id", e.ID, "data", string(e.Data))
 	w.WriteHeader(http.StatusOK)

@@ -25,11 +25,17 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/kbus-dev/kbus/producer"
 	"github.com/kbus-dev/kbus/schemas"
 )
 
 func main() {
+	// The trace context of incoming requests travels with the events (see
+	// traceMiddleware). An application would also install an SDK here.
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "payments:", err)
 		os.Exit(1)

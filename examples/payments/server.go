@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/producer"
 )
@@ -102,7 +105,17 @@ func (s *server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/payments/{id}/fail", s.fail)
 	mux.HandleFunc("POST /api/payments/{id}/refund", s.refund)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return envelope.CorrelationMiddleware(mux)
+	return envelope.CorrelationMiddleware(traceMiddleware(mux))
+}
+
+// traceMiddleware puts the request's W3C trace context (a traceparent
+// header) into its context, so that the events it publishes carry it on:
+// what otelhttp's handler does, without recording spans of its own.
+func traceMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 type createRequest struct {
