@@ -49,7 +49,7 @@ func (s *Store) Middleware(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "invalid API key")
 			return
 		case err != nil:
-			s.cfg.logger.ErrorContext(r.Context(), "apikey: cannot check an API key",
+			s.cfg.logger.ErrorContext(r.Context(), "kbus: cannot check an API key",
 				"error", err, "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusInternalServerError, "internal", "could not check the API key; try again")
 			return

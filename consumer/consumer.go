@@ -303,6 +303,7 @@ func (c *Consumer) stopWorkers(parts map[string][]int32, lost bool) {
 		w.stop()
 		stopping = append(stopping, w)
 		delete(c.workers, key)
+		c.m.deleteLag(key.topic, key.partition)
 	}
 	c.mu.Unlock()
 	for _, w := range stopping {

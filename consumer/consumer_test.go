@@ -459,7 +459,7 @@ func TestPrometheusMetrics(t *testing.T) {
 		names[mf.GetName()] = true
 	}
 	for _, want := range []string{"kbus_consumer_consumed_total", "kbus_consumer_processed_total",
-		"kbus_consumer_handler_duration_seconds", "kbus_consumer_lag"} {
+		"kbus_consumer_handler_duration_seconds", "kbus_consumer_lag_records"} {
 		if !names[want] {
 			t.Errorf("metric %s not exported (have %v)", want, names)
 		}

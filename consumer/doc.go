@@ -209,9 +209,10 @@
 //
 // Logs go to [Config].Logger (log/slog; discarded by default) with messages
 // prefixed "kbus:" and the fields group, topic, partition, offset,
-// message_id, correlation_id, type, attempt, reason, dlq and error where
-// they apply. Failed offset commits are logged and retried at the next
-// interval; until then a crash would redeliver those events.
+// message_id, correlation_id, attempt, reason, dlq and error where they
+// apply (docs/operations.md lists every key). Failed offset commits are
+// logged and retried at the next interval; until then a crash would
+// redeliver those events.
 //
 // With [Config].Registerer, the consumer registers these Prometheus
 // metrics, each with a constant group label:
@@ -222,9 +223,10 @@
 //	kbus_consumer_skipped_total{topic,reason}         no_handler, replay_for_other_group
 //	kbus_consumer_retries_total{topic}                handler attempts after the first
 //	kbus_consumer_dead_lettered_total{topic,reason}   events written to dlq.<group>
-//	kbus_consumer_handler_duration_seconds{type}      time in handlers, per call
-//	kbus_consumer_lag{topic,partition}                records after the last one fetched
+//	kbus_consumer_handler_duration_seconds{topic}     time in handlers, per call
+//	kbus_consumer_lag_records{topic,partition}        records after the last one fetched
 //
+// A partition's lag series is dropped when the partition is revoked or lost.
 // [Consumer.Stats] returns the same counters without Prometheus.
 //
 // # Correlation ids

@@ -51,10 +51,11 @@ func newMetrics(group string, reg prometheus.Registerer) (*metrics, error) {
 		pDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "kbus", Subsystem: "consumer", Name: "handler_duration_seconds",
 			Help: "Time spent in handlers, per call.", ConstLabels: labels,
-			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
-		}, []string{"type"}),
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10), // 100µs to 26s
+		}, []string{"topic"}),
+		// The unit says what the lag counts: records, not seconds.
 		pLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "kbus", Subsystem: "consumer", Name: "lag",
+			Namespace: "kbus", Subsystem: "consumer", Name: "lag_records",
 			Help: "Records between the last fetched offset and the partition's high watermark.", ConstLabels: labels,
 		}, []string{"topic", "partition"}),
 	}
@@ -105,6 +106,12 @@ func (m *metrics) addDeadLettered(topic, reason string) {
 
 func (m *metrics) setLag(topic string, partition int32, lag int64) {
 	m.pLag.WithLabelValues(topic, strconv.Itoa(int(partition))).Set(float64(max(lag, 0)))
+}
+
+// deleteLag drops the lag series of a partition this consumer no longer
+// owns, so that its new owner's lag is not summed with a stale one.
+func (m *metrics) deleteLag(topic string, partition int32) {
+	m.pLag.DeleteLabelValues(topic, strconv.Itoa(int(partition)))
 }
 
 func (m *metrics) stats() Stats {

@@ -66,7 +66,8 @@ func (c *Consumer) process(w *worker, recs []*kgo.Record) bool {
 				}
 			} else {
 				c.m.addSkipped(rec.Topic, "no_handler")
-				c.cfg.Logger.Debug("kbus: no handler, event skipped", "group", c.cfg.Group, "type", e.Topic, "message_id", e.MessageID)
+				c.cfg.Logger.Debug("kbus: no handler, event skipped", "group", c.cfg.Group, "topic", rec.Topic,
+					"partition", rec.Partition, "offset", rec.Offset, "message_id", e.MessageID)
 			}
 			continue
 		}
@@ -298,8 +299,8 @@ func lostConn(tx pgx.Tx, herr error) error {
 // retry retries a failed event alone, with backoff, until it succeeds, its
 // attempts run out or its error is permanent; then it dead-letters it.
 func (c *Consumer) retry(w *worker, it item, at attempts) bool {
-	log := c.cfg.Logger.With("group", c.cfg.Group, "message_id", it.e.MessageID,
-		"correlation_id", it.e.Metadata.CorrelationID, "type", it.e.Topic)
+	log := c.cfg.Logger.With("group", c.cfg.Group, "topic", it.rec.Topic, "partition", it.rec.Partition,
+		"offset", it.rec.Offset, "message_id", it.e.MessageID, "correlation_id", it.e.Metadata.CorrelationID)
 	for !IsPermanent(at.err) && at.n < c.cfg.Retry.Attempts {
 		attemptFailed(it.span, at.n, at.err)
 		log.Warn("kbus: handler failed; will retry", "attempt", at.n, "error", at.err)

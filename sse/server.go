@@ -430,7 +430,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			s.m.resumes.Inc()
 			var err error
 			if floor, err = s.replay(r.Context(), c, from, upto, write); err != nil {
-				s.cfg.Logger.Warn("kbus: sse resume failed", "key", p.KeyID, "last_event_id", lastID, "error", err)
+				s.cfg.Logger.Warn("kbus: sse resume failed", "key_id", p.KeyID, "last_event_id", lastID, "error", err)
 				_ = write(AppendComment(nil, "resume failed: "+err.Error()))
 				return
 			}
@@ -523,10 +523,10 @@ func (s *Server) revoked(r *http.Request, p apikey.Principal) bool {
 	_, err := s.cfg.Keys.Authenticate(r.Context(), strings.TrimSpace(key))
 	switch {
 	case errors.Is(err, apikey.ErrRevoked) || errors.Is(err, apikey.ErrInvalidKey):
-		s.cfg.Logger.Info("kbus: sse stream ended: its API key no longer authenticates", "key", p.KeyID, "error", err)
+		s.cfg.Logger.Info("kbus: sse stream ended: its API key no longer authenticates", "key_id", p.KeyID, "error", err)
 		return true
 	case err != nil && r.Context().Err() == nil:
-		s.cfg.Logger.Warn("kbus: sse cannot check an API key again; the stream stays open", "key", p.KeyID, "error", err)
+		s.cfg.Logger.Warn("kbus: sse cannot check an API key again; the stream stays open", "key_id", p.KeyID, "error", err)
 	}
 	return false
 }

@@ -185,7 +185,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	d.pDeadLettered = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kbus", Subsystem: "webhook", Name: "dead_lettered_total",
 		Help: "Deliveries that failed for good and were written to the DLQ."})
 	d.pDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "kbus", Subsystem: "webhook", Name: "attempt_duration_seconds",
-		Help: "Duration of delivery POSTs.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)})
+		Help: "Duration of delivery POSTs.", Buckets: attemptBuckets})
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{d.pAttempts, d.pDeadLettered, d.pDuration} {
 			if err := cfg.Registerer.Register(c); err != nil {
@@ -209,6 +209,10 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	return d, nil
 }
 
+// attemptBuckets are the upper bounds, in seconds, of
+// kbus_webhook_attempt_duration_seconds: up to Timeout's maximum, 30 s.
+var attemptBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, 20, 30}
+
 // Stats returns the dispatcher's counters.
 func (d *Dispatcher) Stats() DispatcherStats {
 	return DispatcherStats{d.sent.Load(), d.succeeded.Load(), d.failed.Load(), d.deadLettered.Load()}
@@ -217,7 +221,7 @@ func (d *Dispatcher) Stats() DispatcherStats {
 // Run dispatches until ctx ends; attempts in flight finish and are
 // recorded first.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	d.cfg.Logger.Info("kbus: webhook dispatcher started", "id", d.id, "loops", d.cfg.Loops)
+	d.cfg.Logger.Info("kbus: webhook dispatcher started", "dispatcher_id", d.id, "loops", d.cfg.Loops)
 	var wg sync.WaitGroup
 	for range d.cfg.Loops {
 		wg.Go(func() { d.loop(ctx) })
@@ -460,7 +464,7 @@ func (d *Dispatcher) record(ctx context.Context, batch []*claimed, results []out
 			if err := d.deadLetter(ctx, c, n, o); err != nil {
 				// Keep it pending: it is tried (and dead-lettered) again later.
 				d.cfg.Logger.Error("kbus: cannot dead-letter a failed webhook delivery; it stays pending",
-					"delivery_id", c.id, "message_id", c.messageID, "error", err)
+					"delivery_id", c.id, "endpoint_id", c.endpointID, "message_id", c.messageID, "error", err)
 				status, next = DeliveryPending, o.at.Add(time.Minute)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -88,6 +89,7 @@ same key. Without one, secrets are stored in clear.`,
 				log.Warn("kbus: no webhook secret key (--secret-key-file, KBUS_WEBHOOK_SECRET_KEY): signing secrets are stored in clear")
 			}
 			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			keys := apikey.NewStore(pool, apikey.Logger(log))
 			fan, err := consumer.New(consumer.Config{Brokers: strings.Split(a.brokers, ","), Group: group, Topics: eventTypes,
 				DB: pool, SkipMigrations: true, Logger: log, Registerer: reg})

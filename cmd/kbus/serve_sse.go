@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -55,6 +56,7 @@ beyond); a kept-alive connection is closed after --idle-timeout without a reques
 			}
 			defer pool.Close()
 			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			srv, err := sse.NewServer(sse.Config{Brokers: strings.Split(a.brokers, ","), Topics: eventTypes,
 				Keys: apikey.NewStore(pool, apikey.Logger(log)), TenantField: tenantField, MaxConns: maxConns,
 				MaxConnsPerKey: maxPerKey, RingSize: ringSize, AllowOrigins: allowOrigins, KeyCheckInterval: keyCheck,

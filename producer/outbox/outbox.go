@@ -237,7 +237,7 @@ func (o *Outbox) lead(ctx context.Context) error {
 		case err != nil:
 			o.failures.Add(1)
 			backoff = min(max(2*backoff, 100*time.Millisecond), o.cfg.MaxBackoff)
-			o.cfg.Logger.Error("kbus: outbox publish failed; the row stays first in line", "error", err, "retry_in", backoff)
+			o.cfg.Logger.Error("kbus: outbox publish failed; the row stays first in line", "error", err, "retry_in", backoff.String())
 			if !sleep(ctx, jitter(backoff)) {
 				return nil
 			}
@@ -324,7 +324,7 @@ func (o *Outbox) round(ctx context.Context, conn *pgx.Conn) (int, error) {
 	if failed != nil {
 		if _, err := conn.Exec(dctx, `UPDATE kbus_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`,
 			failed.id, failed.err.Error()); err != nil {
-			o.cfg.Logger.Error("kbus: outbox: record a failure", "error", err)
+			o.cfg.Logger.Error("kbus: outbox: record a failure", "message_id", failed.e.MessageID, "topic", failed.e.Topic, "error", err)
 		}
 		return len(batch), fmt.Errorf("publish %s to %q: %w", failed.e.MessageID, failed.e.Topic, failed.err)
 	}
