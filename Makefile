@@ -6,12 +6,12 @@ STATICCHECK ?= $(GO) tool -modfile=tools/go.mod staticcheck
 export KAFKA_BROKERS ?= 127.0.0.1:9092
 export DATABASE_URL  ?= postgres://postgres@127.0.0.1:5432/kbus?sslmode=disable
 
-.PHONY: test demo bench soak soak-short fuzz services services-postgres services-down lint vet fmt-check schemas-check
+.PHONY: test demo bench soak soak-short fuzz tidy-check services services-postgres services-down lint vet fmt-check schemas-check
 
 ## test: start Kafka and PostgreSQL if needed, then vet, staticcheck and the race-enabled tests,
 ## then the browser tests of the integration/ module (Debian's chromium is installed if missing)
 ## and the testcontainers module kbustest/containers (its container test skips without a Docker engine)
-test: services fmt-check vet lint schemas-check
+test: services fmt-check tidy-check vet lint schemas-check
 	KBUS_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 20m ./...
 	bash scripts/chromium.sh
 	cd integration && $(GO) vet ./... && KBUS_REQUIRE_SERVICES=1 $(GO) test -count=1 -timeout 10m ./...
@@ -65,6 +65,14 @@ services-down:
 ## schemas-check: the shipped event schemas are backward compatible, version to version
 schemas-check:
 	$(GO) run ./cmd/kbus schemas check
+
+## tidy-check: go.mod and go.sum of the three modules (root, integration/, kbustest/containers/)
+## are tidy; the two submodules build kbus from this tree, so a new dependency of kbus must be
+## tidied into them too (go mod tidy in each)
+tidy-check:
+	$(GO) mod tidy -diff
+	cd integration && $(GO) mod tidy -diff
+	cd kbustest/containers && $(GO) mod tidy -diff
 
 fmt-check:
 	@out=$$(gofmt -l .); \
