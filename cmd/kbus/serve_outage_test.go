@@ -103,67 +103,50 @@ func TestServersWaitOutOutagesAtStart(t *testing.T) {
 				}
 			}()
 
+			// until waits up to d for cond, failing the test if the server
+			// exits meanwhile (while is what is down) or cond never holds.
+			until := func(d time.Duration, while, what string, cond func() bool) {
+				t.Helper()
+				for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
+					select {
+					case err := <-done:
+						done <- err // for the deferred wait
+						t.Fatalf("serve %s exited while %s: %v\n%s", kind, while, err, stderr.String())
+					default:
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("serve %s: %s within %s, while %s:\n%s", kind, what, d, while, stderr.String())
+					}
+				}
+			}
+			logged := func(s string) func() bool { return func() bool { return strings.Contains(stderr.String(), s) } }
+			stillUp := func(while string) {
+				t.Helper()
+				end := time.Now().Add(2 * time.Second)
+				until(3*time.Second, while, "still running", func() bool { return time.Now().After(end) })
+			}
+
 			// Down: the server must keep trying, not exit.
-			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "retrying"); {
-				select {
-				case err := <-done:
-					done <- err // for the deferred wait
-					t.Fatalf("serve %s exited while PostgreSQL was down: %v\n%s", kind, err, stderr.String())
-				default:
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("serve %s logged no retry while PostgreSQL was down:\n%s", kind, stderr.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			select {
-			case err := <-done:
-				done <- err // for the deferred wait
-				t.Fatalf("serve %s exited while PostgreSQL was down: %v\n%s", kind, err, stderr.String())
-			case <-time.After(2 * time.Second):
-			}
+			until(30*time.Second, "PostgreSQL was down", "no retry logged", logged("PostgreSQL unreachable; retrying"))
+			stillUp("PostgreSQL was down")
 
 			// PostgreSQL back, Kafka still down: still no exit.
 			pg.open()
 			if kind == "webhooks" {
-				for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "no broker answers; retrying"); {
-					select {
-					case err := <-done:
-						done <- err // for the deferred wait
-						t.Fatalf("serve %s exited while Kafka was down: %v\n%s", kind, err, stderr.String())
-					default:
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("serve %s logged no retry while Kafka was down:\n%s", kind, stderr.String())
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
+				until(30*time.Second, "Kafka was down", "no retry logged", logged("no broker answers; retrying"))
 			}
-			select {
-			case err := <-done:
-				done <- err // for the deferred wait
-				t.Fatalf("serve %s exited while Kafka was down: %v\n%s", kind, err, stderr.String())
-			case <-time.After(2 * time.Second):
-			}
+			stillUp("Kafka was down")
 
 			// Both back: it serves.
 			kafka.open()
 			addrRE := regexp.MustCompile(`on (http://[0-9.:]+)`)
 			var base string
-			for deadline := time.Now().Add(60 * time.Second); base == ""; {
-				select {
-				case err := <-done:
-					done <- err // for the deferred wait
-					t.Fatalf("serve %s exited: %v\n%s", kind, err, stderr.String())
-				default:
-				}
+			until(60*time.Second, "the services were back", "not serving", func() bool {
 				if m := addrRE.FindStringSubmatch(stdout.String()); m != nil {
 					base = m[1]
-				} else if time.Now().After(deadline) {
-					t.Fatalf("serve %s did not start within 60 s of the services coming back:\n%s", kind, stderr.String())
 				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return base != ""
+			})
 			resp, err := http.Get(base + "/healthz")
 			if err != nil {
 				t.Fatal(err)
