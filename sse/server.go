@@ -600,10 +600,9 @@ func (s *Server) appendRaised(buf []byte, e *hubEvent, floor map[int]int64) []by
 func (s *Server) replay(ctx context.Context, c client, from resumeFrom, upto map[tp]int64, write func([]byte) error) (floor map[int]int64, err error) {
 	l := s.layout
 	adm := kadm.NewClient(s.admin)
-	starts, err := adm.ListStartOffsets(ctx, c.types...)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := listOffsets(ctx, func(ctx context.Context) (kadm.ListedOffsets, error) {
+		return adm.ListStartOffsets(ctx, c.types...)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -632,10 +631,9 @@ func (s *Server) replay(ctx context.Context, c client, from resumeFrom, upto map
 		for j, p := range l.parts {
 			pos[j] = upto[p]
 		}
-		times, err := adm.ListOffsetsAfterMilli(ctx, from.at.Add(-s.cfg.ResumeMargin).UnixMilli(), c.types...)
-		if err == nil {
-			err = times.Error()
-		}
+		times, err := listOffsets(ctx, func(ctx context.Context) (kadm.ListedOffsets, error) {
+			return adm.ListOffsetsAfterMilli(ctx, from.at.Add(-s.cfg.ResumeMargin).UnixMilli(), c.types...)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -732,4 +730,30 @@ func (s *Server) replay(ctx context.Context, c client, from resumeFrom, upto map
 		}
 	}
 	return floor, nil
+}
+
+// resumeListWait bounds how long a resume retries listing offsets while a
+// partition has no reachable leader (a broker died and leadership is
+// moving): a resume rides out a failover of a few seconds instead of
+// failing the request, which would only make the client reconnect.
+const resumeListWait = 15 * time.Second
+
+// listOffsets runs list until it answers for every partition without error,
+// retrying with backoff for up to resumeListWait, or until ctx ends.
+func listOffsets(ctx context.Context, list func(context.Context) (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
+	deadline := time.Now().Add(resumeListWait)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		offs, err := list(ctx)
+		if err == nil {
+			err = offs.Error()
+		}
+		if err == nil || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return offs, err
+		}
+		select {
+		case <-ctx.Done():
+			return offs, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
