@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -247,7 +248,6 @@ func (p *Producer) PublishAsync(ctx context.Context, topic, key string, data []b
 type outgoing struct {
 	p        *Producer
 	rec      kgo.Record
-	headers  []envelope.Header
 	kheaders []kgo.RecordHeader
 	buf      []byte
 	rcpt     Receipt
@@ -334,7 +334,12 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 		o = &outgoing{p: p}
 		o.promise = o.finish
 	}
-	buf, err := p.prepare(&e, extra, o.buf[:0])
+	// One buffer holds the value, the key and the header values: grown once
+	// for all of them (the fields appear in both the value and the headers).
+	fields := len(e.MessageID) + len(e.Topic) + len(e.Producer) + len(e.Metadata.CorrelationID) +
+		len(e.Metadata.SchemaVersion) + len(e.Metadata.ContentType)
+	dst := slices.Grow(o.buf[:0], 2*fields+len(e.Data)+len(key)+256)
+	buf, err := p.prepare(&e, extra, dst)
 	if err != nil {
 		o.buf = buf
 		p.pool.Put(o)
@@ -342,14 +347,15 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 	}
 	valueLen := len(buf)
 	buf = append(buf, key...)
-	o.headers, buf = e.AppendHeaders(o.headers[:0], buf)
-	o.headers = append(o.headers, extra...)
-	o.buf = buf
-	o.span = p.startSend(ctx, key, &e, extra, &o.headers)
-
-	o.kheaders = o.kheaders[:0]
-	for _, h := range o.headers {
+	o.kheaders, buf = appendHeaders(o.kheaders[:0], buf, &e)
+	for _, h := range extra {
 		o.kheaders = append(o.kheaders, kgo.RecordHeader(h))
+	}
+	o.buf = buf
+	if len(extra) == 0 && p.tr.Idle(ctx) {
+		o.span = nil // nothing to record, nothing to propagate
+	} else {
+		o.span = p.startSend(ctx, key, &e, extra, &o.kheaders)
 	}
 	o.rec = kgo.Record{Topic: e.Topic, Value: buf[:valueLen:valueLen], Headers: o.kheaders, Timestamp: e.PublishedAt}
 	if key != "" {
@@ -372,7 +378,7 @@ func (p *Producer) produce(ctx context.Context, key string, e envelope.Envelope,
 // startSend starts the send span of e, a child of ctx's span or, when ctx
 // has none, of the trace context in the extra headers (an outbox row
 // carries its caller's), and writes its trace context into headers.
-func (p *Producer) startSend(ctx context.Context, key string, e *envelope.Envelope, extra []envelope.Header, headers *[]envelope.Header) trace.Span {
+func (p *Producer) startSend(ctx context.Context, key string, e *envelope.Envelope, extra []envelope.Header, headers *[]kgo.RecordHeader) trace.Span {
 	parent := ctx
 	if len(extra) > 0 && !trace.SpanContextFromContext(ctx).IsValid() {
 		parent = p.tr.Propagator.Extract(ctx, tracing.HeaderCarrier{Headers: &extra})
@@ -389,8 +395,32 @@ func (p *Producer) startSend(ctx context.Context, key string, e *envelope.Envelo
 			span.SetAttributes(semconv.MessagingKafkaMessageKey(key))
 		}
 	}
-	p.tr.Propagator.Inject(sctx, tracing.HeaderCarrier{Headers: headers})
+	p.tr.Propagator.Inject(sctx, tracing.RecordCarrier{Headers: headers})
 	return span
+}
+
+// appendHeaders is [envelope.Envelope.AppendHeaders] writing franz-go's
+// header type directly (the same fields, in the same order), so that the
+// headers need no copy into the record.
+func appendHeaders(hs []kgo.RecordHeader, buf []byte, e *envelope.Envelope) ([]kgo.RecordHeader, []byte) {
+	buf = slices.Grow(buf, len(e.MessageID)+len(e.Topic)+len(e.Metadata.SchemaVersion)+
+		len(e.Metadata.CorrelationID)+len(e.Metadata.ContentType)+len(e.Producer)+len(envelope.Version))
+	hs = slices.Grow(hs, 7)
+	add := func(k, v string) {
+		start := len(buf)
+		buf = append(buf, v...)
+		hs = append(hs, kgo.RecordHeader{Key: k, Value: buf[start:len(buf):len(buf)]})
+	}
+	add(envelope.HeaderMessageID, e.MessageID)
+	add(envelope.HeaderType, e.Topic)
+	add(envelope.HeaderSchemaVersion, e.Metadata.SchemaVersion)
+	if e.Metadata.CorrelationID != "" {
+		add(envelope.HeaderCorrelationID, e.Metadata.CorrelationID)
+	}
+	add(envelope.HeaderContentType, e.Metadata.ContentType)
+	add(envelope.HeaderProducer, e.Producer)
+	add(envelope.HeaderEnvelopeVersion, envelope.Version)
+	return hs, buf
 }
 
 // endSend ends a send span with the event's position or the error.

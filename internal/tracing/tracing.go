@@ -13,9 +13,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/kbus-dev/kbus/envelope"
 )
@@ -28,21 +30,45 @@ const ScopeName = "github.com/kbus-dev/kbus"
 type Tracing struct {
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
+
+	// global is the global provider New defaulted to, while no SDK was
+	// installed; noop is whether New was given a noop.TracerProvider.
+	global trace.TracerProvider
+	noop   bool
 }
 
 // New returns the tracing of a component, defaulting tp and prop to the
 // global ones (no-ops unless the application installed an SDK).
 func New(tp trace.TracerProvider, prop propagation.TextMapPropagator) Tracing {
+	var global trace.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
+		global = tp
 	}
 	if prop == nil {
 		prop = otel.GetTextMapPropagator()
 	}
+	_, isNoop := tp.(noop.TracerProvider)
 	return Tracing{
 		Tracer:     tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)),
 		Propagator: prop,
+		global:     global,
+		noop:       isNoop,
 	}
+}
+
+// Idle reports whether a span started on ctx now would record nothing and
+// carry nothing: the tracer provider is a no-op (a noop.TracerProvider, or
+// the global provider while no SDK has been installed with
+// otel.SetTracerProvider), and ctx holds neither a span context to
+// continue nor baggage. A publisher may then skip starting the span and
+// injecting its (empty) trace context; when ctx has a parent span, even a
+// no-op tracer propagates the parent's trace context, so Idle is false.
+func (t Tracing) Idle(ctx context.Context) bool {
+	if !t.noop && (t.global == nil || otel.GetTracerProvider() != t.global) {
+		return false
+	}
+	return !trace.SpanContextFromContext(ctx).IsValid() && baggage.FromContext(ctx).Len() == 0
 }
 
 // Messaging attributes shared by kbus's spans.
