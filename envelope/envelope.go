@@ -106,7 +106,7 @@ type Metadata struct {
 func New(ctx context.Context, topic string, data []byte) Envelope {
 	ms := timestampMS(time.Now())
 	return Envelope{
-		MessageID:   IDPrefix + ids.next(ms).String(),
+		MessageID:   prefixedID(IDPrefix, ids.next(ms)),
 		Topic:       topic,
 		PublishedAt: time.UnixMilli(int64(ms)).UTC(),
 		Data:        bytes.Clone(data),

@@ -34,7 +34,18 @@ const CorrelationIDPrefix = "corr_"
 //
 // NewMessageID is safe for concurrent use.
 func NewMessageID(t time.Time) string {
-	return IDPrefix + ids.next(timestampMS(t)).String()
+	return prefixedID(IDPrefix, ids.next(timestampMS(t)))
+}
+
+// prefixedID is prefix + u.String() in one allocation.
+func prefixedID(prefix string, u ulid.ULID) string {
+	var b [8 + ulid.EncodedSize]byte
+	n := copy(b[:], prefix)
+	if n+ulid.EncodedSize > len(b) {
+		return prefix + u.String()
+	}
+	_ = u.MarshalTextTo(b[n : n+ulid.EncodedSize])
+	return string(b[:n+ulid.EncodedSize])
 }
 
 // NewCorrelationID returns CorrelationIDPrefix followed by a new ULID for the
@@ -51,6 +62,9 @@ func NewCorrelationID() string {
 // exactly one spelling of its id, which matters for de-duplication and for
 // comparing ids as strings.
 func ParseMessageID(id string) (ulid.ULID, error) {
+	if u, ok := parseCanonicalID(id); ok {
+		return u, nil
+	}
 	rest, ok := strings.CutPrefix(id, IDPrefix)
 	if !ok {
 		return ulid.ULID{}, badMessageID("missing \"" + IDPrefix + "\" prefix")
@@ -108,6 +122,21 @@ type idSource struct {
 	mu    sync.Mutex
 	tick  uint64 // use counter for least-recently-used eviction
 	slots [idSlots]idSlot
+
+	// Random bytes from crypto/rand, read a block at a time so that an id
+	// costs no system call: rnd[rndUsed:] is still unused.
+	rnd     [512]byte
+	rndUsed int
+}
+
+// random fills b (at most len(s.rnd) bytes) from s's block of crypto/rand
+// bytes, reading a new block when it runs out. s.mu must be held.
+func (s *idSource) random(b []byte) {
+	if s.rndUsed == 0 || len(s.rnd)-s.rndUsed < len(b) {
+		_, _ = rand.Read(s.rnd[:])
+		s.rndUsed = 0
+	}
+	s.rndUsed += copy(b, s.rnd[s.rndUsed:])
 }
 
 type idSlot struct {
@@ -127,7 +156,9 @@ func (s *idSource) next(ms uint64) ulid.ULID {
 	for i := range s.slots {
 		sl := &s.slots[i]
 		if sl.used != 0 && sl.last.Time() == ms {
-			if id, ok := increment(sl.last); ok {
+			var r [4]byte
+			s.random(r[:])
+			if id, ok := incrementBy(sl.last, r); ok {
 				sl.last, sl.used = id, s.tick
 				return id
 			}
@@ -144,7 +175,7 @@ func (s *idSource) next(ms uint64) ulid.ULID {
 
 	var id ulid.ULID
 	_ = id.SetTime(ms) // ms is clamped to MaxTime, so this cannot fail
-	_, _ = rand.Read(id[6:])
+	s.random(id[6:])
 	s.slots[victim] = idSlot{used: s.tick, last: id}
 	return id
 }
@@ -154,6 +185,12 @@ func (s *idSource) next(ms uint64) ulid.ULID {
 func increment(id ulid.ULID) (ulid.ULID, bool) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
+	return incrementBy(id, b)
+}
+
+// incrementBy is increment with the random number given, as 4 big-endian
+// bytes (the increment is that number plus one).
+func incrementBy(id ulid.ULID, b [4]byte) (ulid.ULID, bool) {
 	inc := uint64(binary.BigEndian.Uint32(b[:])) + 1
 
 	lo := binary.BigEndian.Uint64(id[8:])
@@ -168,4 +205,36 @@ func increment(id ulid.ULID) (ulid.ULID, bool) {
 	binary.BigEndian.PutUint16(id[6:8], hi)
 	binary.BigEndian.PutUint64(id[8:], sum)
 	return id, true
+}
+
+// crockford is the upper-case Crockford base32 alphabet of canonical ULIDs.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// canonicalChar[c] is whether c is in crockford.
+var canonicalChar = func() (t [256]bool) {
+	for i := 0; i < len(crockford); i++ {
+		t[crockford[i]] = true
+	}
+	return t
+}()
+
+// parseCanonicalID is ParseMessageID's fast path, without allocating: it
+// accepts exactly the ids that are IDPrefix and a canonical upper-case ULID
+// that does not overflow, and reports false for anything else, which
+// ParseMessageID then examines the slow way to name the problem.
+func parseCanonicalID(id string) (ulid.ULID, bool) {
+	if len(id) != len(IDPrefix)+ulid.EncodedSize || id[:len(IDPrefix)] != IDPrefix {
+		return ulid.ULID{}, false
+	}
+	rest := id[len(IDPrefix):]
+	if rest[0] > '7' { // more than 128 bits
+		return ulid.ULID{}, false
+	}
+	for i := 0; i < len(rest); i++ {
+		if !canonicalChar[rest[i]] {
+			return ulid.ULID{}, false
+		}
+	}
+	u, err := ulid.ParseStrict(rest)
+	return u, err == nil
 }
