@@ -1,6 +1,9 @@
 package schemas
 
 import (
+	"encoding/binary"
+	"math/bits"
+
 	"github.com/hamba/avro/v2"
 )
 
@@ -65,8 +68,23 @@ func (c *conformer) str() (s []byte, ascii, ok bool) {
 		return nil, false, false
 	}
 	start := c.i + 1
-	ascii = true
-	for j := start; j < len(c.b); j++ {
+	j := start
+	// Eight bytes at a time up to the first quote, backslash or control
+	// character, as envelope's scanner does.
+	var high uint64
+	for len(c.b)-j >= 8 {
+		x := binary.LittleEndian.Uint64(c.b[j:])
+		if m := specialBytes(x); m != 0 {
+			n := bits.TrailingZeros64(m) &^ 7
+			high |= x & (1<<n - 1)
+			j += n >> 3
+			break
+		}
+		high |= x
+		j += 8
+	}
+	ascii = high&msb == 0
+	for ; j < len(c.b); j++ {
 		switch ch := c.b[j]; {
 		case ch == '"':
 			c.i = j + 1
@@ -271,4 +289,21 @@ func (c *conformer) union(u *avro.UnionSchema, depth int) bool {
 		c.i = start
 	}
 	return false
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// specialBytes returns a word whose lowest set bit is the high bit of the
+// first byte of x (little-endian) that is a control character, '"' or '\\',
+// or 0 if there is none (later bytes may be flagged spuriously, never an
+// earlier one).
+func specialBytes(x uint64) uint64 {
+	q := x ^ ('"' * lsb)
+	s := x ^ ('\\' * lsb)
+	return ((x - 0x20*lsb) &^ x & msb) |
+		((q - lsb) &^ q & msb) |
+		((s - lsb) &^ s & msb)
 }

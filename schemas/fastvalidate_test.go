@@ -14,6 +14,8 @@ func FuzzConformsAgrees(f *testing.F) {
 	}
 	f.Add(`{"payment_id":"pay_1","amount":-0,"currency":"USD","merchant_id":"m","note":"é"}`)
 	f.Add(` {"payment_id" : "p" , "amount" : 12.5 , "currency":"USD","merchant_id":"m"} `)
+	f.Add(`{"payment_id":"pay_0123456789abcdefé","amount":1,"currency":"USD\u0041","merchant_id":"merchant_0123456789"}`)
+	f.Add("{\"payment_id\":\"pay_0123456789\tabc\",\"amount\":1,\"currency\":\"USD\",\"merchant_id\":\"m\"}")
 	cs := fuzzCases(f)
 	f.Fuzz(func(t *testing.T, data string) {
 		for _, c := range cs {
