@@ -104,8 +104,19 @@ func appendDigits(b []byte, v, width int) []byte {
 // invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are escaped.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// Most strings (ids, names, versions) need no escaping: skip eight
+	// plain ASCII bytes at a time.
+	i := 0
+	for len(s)-i >= 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if specialBytes(x)|x&msb != 0 {
+			break
+		}
+		i += 8
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
