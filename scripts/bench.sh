@@ -11,7 +11,9 @@
 # (webhook deliveries per run, default 10000), BENCH_OUTBOX_EVENTS (events per
 # outbox run, default 20000),
 # BENCH_COUNT (repetitions, default 5; the median is reported), KAFKA_BROKERS,
-# BENCH_OUT (default BENCHMARKS.md).
+# BENCH_OUT (default BENCHMARKS.md); for the scaling section (scripts/bench-scale.sh):
+# BENCH_FULL=1 (the 10M-row dedup step), BENCH_SCALE_EVENTS, BENCH_DEDUP_EVENTS,
+# BENCH_DEDUP_ROWS, BENCH_SCALE_COUNT.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KBUS_ROOT"
@@ -337,6 +339,12 @@ bench_sse() {
 	bash scripts/bench-sse.sh >>"$WORK/report.md"
 }
 
+# --- scaling: instances of a group, growing processed_events (scripts/bench-scale.sh) ---
+bench_scale() {
+	log "bench: scaling (scripts/bench-scale.sh)"
+	bash scripts/bench-scale.sh >>"$WORK/report.md"
+}
+
 : >"$WORK/report.md"
 bench_producer
 bench_consumer
@@ -345,6 +353,7 @@ bench_envelope
 bench_schemas
 bench_outbox
 bench_sse
+bench_scale
 
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 {
