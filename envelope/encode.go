@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -65,9 +66,38 @@ func encode(dst []byte, e Envelope, checkData bool) ([]byte, error) {
 // milliseconds, finer precision is preserved if present. It formats by hand:
 // time.AppendFormat costs more than the rest of the envelope's fields.
 func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = append(b, secondText(t)...)
+	b = append(b, '.')
+	ns, digits := t.Nanosecond(), 9
+	for digits > 3 && ns%10 == 0 {
+		ns /= 10
+		digits--
+	}
+	b = appendDigits(b, ns, digits)
+	return append(b, 'Z', '"')
+}
+
+// A formattedSecond is a second's "YYYY-MM-DDTHH:MM:SS" (UTC).
+type formattedSecond struct {
+	unix int64
+	text [19]byte
+}
+
+// lastSecond is the second appendTime formatted last: events published
+// in the same second share it.
+var lastSecond atomic.Pointer[formattedSecond]
+
+// secondText returns t's "YYYY-MM-DDTHH:MM:SS" (t in UTC, year 0..9999).
+func secondText(t time.Time) []byte {
+	unix := t.Unix()
+	if f := lastSecond.Load(); f != nil && f.unix == unix {
+		return f.text[:]
+	}
 	year, month, day := t.Date()
 	hour, minute, sec := t.Clock()
-	b = append(b, '"')
+	f := &formattedSecond{unix: unix}
+	b := f.text[:0]
 	b = appendDigits(b, year, 4)
 	b = append(b, '-')
 	b = appendDigits(b, int(month), 2)
@@ -78,15 +108,9 @@ func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, ':')
 	b = appendDigits(b, minute, 2)
 	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
-	b = append(b, '.')
-	ns, digits := t.Nanosecond(), 9
-	for digits > 3 && ns%10 == 0 {
-		ns /= 10
-		digits--
-	}
-	b = appendDigits(b, ns, digits)
-	return append(b, 'Z', '"')
+	_ = appendDigits(b, sec, 2)
+	lastSecond.Store(f)
+	return f.text[:]
 }
 
 // appendDigits appends v (non-negative) zero-padded to width digits.
