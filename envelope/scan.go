@@ -79,6 +79,14 @@ func scanString(b []byte, i int) (end int, flags int, err error) {
 	i++
 	var high uint64 // OR of the bulk-scanned words, for strNonASCII
 	for {
+		for len(b)-i >= 16 { // two words per round while nothing is special
+			x, y := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+			if specialBytes(x)|specialBytes(y) != 0 {
+				break
+			}
+			high |= x | y
+			i += 16
+		}
 		for len(b)-i >= 8 {
 			x := binary.LittleEndian.Uint64(b[i:])
 			if m := specialBytes(x); m != 0 {
