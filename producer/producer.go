@@ -144,14 +144,27 @@ func (p *Producer) build(ctx context.Context, topic string, data []byte, opts []
 		},
 	}
 	var pc publishConfig
-	for _, o := range opts {
-		o.applyPublish(&e, &pc)
+	if len(opts) > 0 {
+		e, pc = applyOptions(e, opts)
 	}
 	if e.Metadata.ContentType == "" {
 		e.Metadata.ContentType = envelope.ContentTypeJSON
 		if p.cfg.avroTopics[topic] {
 			e.Metadata.ContentType = envelope.ContentTypeAvro
 		}
+	}
+	return e, pc
+}
+
+// applyOptions applies opts to e. It is apart from build so that only
+// publishes with options pay for e escaping to the heap (options are
+// called through an interface).
+//
+//go:noinline
+func applyOptions(e envelope.Envelope, opts []PublishOption) (envelope.Envelope, publishConfig) {
+	var pc publishConfig
+	for _, o := range opts {
+		o.applyPublish(&e, &pc)
 	}
 	return e, pc
 }
@@ -178,8 +191,8 @@ func (p *Producer) Publish(ctx context.Context, topic, key string, data []byte, 
 // It validates e like Publish does and waits for the acknowledgement.
 func (p *Producer) PublishEnvelope(ctx context.Context, key string, e envelope.Envelope, opts ...PublishOption) (Receipt, error) {
 	var pc publishConfig
-	for _, o := range opts {
-		o.applyPublish(&e, &pc)
+	if len(opts) > 0 {
+		e, pc = applyOptions(e, opts)
 	}
 	return p.send(ctx, key, e, pc.headers)
 }
@@ -188,8 +201,8 @@ func (p *Producer) PublishEnvelope(ctx context.Context, key string, e envelope.E
 // [Producer.PublishAsync].
 func (p *Producer) PublishEnvelopeAsync(ctx context.Context, key string, e envelope.Envelope, done func(Receipt, error), opts ...PublishOption) {
 	var pc publishConfig
-	for _, o := range opts {
-		o.applyPublish(&e, &pc)
+	if len(opts) > 0 {
+		e, pc = applyOptions(e, opts)
 	}
 	if err := p.produce(ctx, key, e, pc.headers, done); err != nil {
 		if done != nil {
