@@ -32,7 +32,7 @@ func readSSE(body io.Reader, s sink) error {
 			return err
 		}
 		recv := time.Now()
-		t, err := envelope.MessageIDTime(ev.ID)
+		t, err := envelope.MessageIDTime(ev.MessageID())
 		if err != nil {
 			return errBadID
 		}
@@ -86,6 +86,9 @@ func readFast(body io.Reader, s sink) error {
 // ulidMS decodes the millisecond timestamp of a message id "msg_<ULID>":
 // the ULID's first ten Crockford base32 characters.
 func ulidMS(id []byte) (int64, bool) {
+	if i := bytes.IndexByte(id, '.'); i >= 0 {
+		id = id[:i] // <message id>.<position>: see sse.MessageID
+	}
 	id = bytes.TrimPrefix(id, []byte(envelope.IDPrefix))
 	if len(id) != 26 {
 		return 0, false

@@ -14,7 +14,8 @@ type recorder struct{ ms []int64 }
 func (r *recorder) event(idMS int64, _ time.Time) { r.ms = append(r.ms, idMS) }
 func (r *recorder) comment([]byte)                {}
 
-// Both parsers must see the same events, with the time MessageIDTime gives.
+// Both parsers must see the same events, with the time MessageIDTime gives,
+// from ids as the server writes them (<message id>.<position>) or bare.
 func TestParsersAgree(t *testing.T) {
 	var stream []byte
 	var want []int64
@@ -22,6 +23,9 @@ func TestParsersAgree(t *testing.T) {
 	for i := range 50 {
 		at := time.UnixMilli(1_700_000_000_000 + int64(i)*7919)
 		id := envelope.NewMessageID(at)
+		if i%2 == 0 {
+			id += ".AVLkxEXVFQ2FAYYBiAFPcS2MAUBvhAEA" // a position, as kbus serve sse writes
+		}
 		stream = sse.AppendEvent(stream, "payment.completed", id, []byte(`{"n":1}`))
 		stream = sse.AppendComment(stream, "heartbeat")
 		want = append(want, at.UnixMilli())
