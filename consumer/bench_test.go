@@ -3,8 +3,6 @@ package consumer_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	"github.com/kbus-dev/kbus/consumer"
 	"github.com/kbus-dev/kbus/envelope"
 	"github.com/kbus-dev/kbus/kbustest"
-	"github.com/kbus-dev/kbus/producer"
 )
 
 // benchTopic publishes n payment events (distinct payment ids) to a fresh
@@ -22,25 +19,7 @@ import (
 func benchTopic(b *testing.B, n int) string {
 	b.Helper()
 	topic := kbustest.Topic(b, 4)
-	p, err := producer.New(producer.Brokers(kbustest.Brokers(b)...), producer.Name("bench"), producer.SkipSchemaValidation(), producer.Linger(5*time.Millisecond))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
-	ctx := context.Background()
-	var failed atomic.Int64
-	for i := range n {
-		id := fmt.Sprintf("pay_%d", i)
-		p.PublishAsync(ctx, topic, id, fmt.Appendf(nil, `{"payment_id":%q,"amount":%d,"currency":"USD","merchant_id":"merch_%d"}`, id, i+1, i%50),
-			func(_ producer.Receipt, err error) {
-				if err != nil {
-					failed.Add(1)
-				}
-			})
-	}
-	if err := p.Flush(ctx); err != nil || failed.Load() > 0 {
-		b.Fatalf("publishing the benchmark's events: %v (%d failed)", err, failed.Load())
-	}
+	publishBacklog(b, topic, n)
 	return topic
 }
 
