@@ -31,20 +31,29 @@ func TestHTTPLimitsDefaults(t *testing.T) {
 	}
 }
 
+// webhookFixture is what a `kbus serve webhooks` test needs: a database
+// schema, a topic, a consumer group (its DLQ topic deleted at cleanup) and
+// an API key of tenant.
+func webhookFixture(t *testing.T, tenant string) (db *kbustest.Database, topic, group, key string) {
+	t.Helper()
+	db = kbustest.DB(t)
+	topic = kbustest.Topic(t, 1)
+	group = kbustest.Name(t, "webhooks.")
+	adm := kbustest.Admin(t)
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), dlq.Topic(group)) })
+	_, key, err := apikey.NewStore(db.Pool).Create(context.Background(), tenant, "test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, topic, group, key
+}
+
 // TestServeWebhooksHostileConnections runs `kbus serve webhooks` with small
 // limits and sends it slow headers, an idle kept-alive connection, a
 // trickled body, oversized headers and a 10 MiB body: each is cut off or
 // refused, and the server goes on serving.
 func TestServeWebhooksHostileConnections(t *testing.T) {
-	db := kbustest.DB(t)
-	topic := kbustest.Topic(t, 1)
-	group := kbustest.Name(t, "webhooks.")
-	adm := kbustest.Admin(t)
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), dlq.Topic(group)) })
-	_, key, err := apikey.NewStore(db.Pool).Create(context.Background(), "merch_a", "api", false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, topic, group, key := webhookFixture(t, "merch_a")
 	const maxHeader = 8 << 10
 	base, logs := startKbusServer(t, "--brokers", strings.Join(kbustest.Brokers(t), ","), "--database-url", db.URL,
 		"serve", "webhooks", "--addr", "127.0.0.1:0", "--event-types", topic, "--group", group,

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/kbus-dev/kbus/apikey"
-	"github.com/kbus-dev/kbus/dlq"
 	"github.com/kbus-dev/kbus/kbustest"
 )
 
@@ -310,15 +309,7 @@ func TestServeSSEHostileConnections(t *testing.T) {
 }
 
 func TestServeWebhooksMetricsHostile(t *testing.T) {
-	db := kbustest.DB(t)
-	topic := kbustest.Topic(t, 1)
-	group := kbustest.Name(t, "webhooks.")
-	adm := kbustest.Admin(t)
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), dlq.Topic(group)) })
-	_, key, err := apikey.NewStore(db.Pool).Create(context.Background(), "merch_a", "api", false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, topic, group, key := webhookFixture(t, "merch_a")
 	base, logs := startKbusServer(t, "--brokers", strings.Join(kbustest.Brokers(t), ","), "--database-url", db.URL,
 		"serve", "webhooks", "--addr", "127.0.0.1:0", "--event-types", topic, "--group", group)
 	for _, k := range []string{key, key + "x", "kbus_garbage"} {

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kbus-dev/kbus/apikey"
-	"github.com/kbus-dev/kbus/dlq"
 	"github.com/kbus-dev/kbus/kbustest"
 	"github.com/kbus-dev/kbus/producer"
 	"github.com/kbus-dev/kbus/webhook"
@@ -38,15 +36,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestServeWebhooksEndToEnd(t *testing.T) {
-	db := kbustest.DB(t)
-	topic := kbustest.Topic(t, 1)
-	group := kbustest.Name(t, "webhooks.")
-	adm := kbustest.Admin(t)
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), dlq.Topic(group)) })
-	_, key, err := apikey.NewStore(db.Pool).Create(context.Background(), "merch_abc", "test", false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, topic, group, key := webhookFixture(t, "merch_abc")
 	got := make(chan *http.Request, 10)
 	bodies := make(chan []byte, 10)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
