@@ -82,45 +82,51 @@ func serve(ctx context.Context, ln net.Listener, srv *http.Server, beforeShutdow
 // any other error from PostgreSQL (a failing migration, a wrong password)
 // is returned at once.
 func (a *app) openDBWait(ctx context.Context, log *slog.Logger, maxConns int32) (*pgxpool.Pool, error) {
-	wait := time.Second
-	for {
+	if _, err := pgxpool.ParseConfig(a.dbURL); err != nil {
+		return nil, fmt.Errorf("--database-url: %w", err)
+	}
+	return retryOutage(ctx, func() (*pgxpool.Pool, bool, error) {
 		pool, err := a.openDB(ctx, maxConns)
 		var pgErr *pgconn.PgError
-		if err == nil || ctx.Err() != nil || (errors.As(err, &pgErr) && !pgUnavailable(pgErr)) {
-			return pool, err
-		}
-		if _, perr := pgxpool.ParseConfig(a.dbURL); perr != nil {
-			return nil, err
-		}
+		return pool, err != nil && !(errors.As(err, &pgErr) && !pgUnavailable(pgErr)), err
+	}, func(err error, wait time.Duration) {
 		log.Warn("kbus: PostgreSQL unreachable; retrying", "error", err, "retry_in", wait.String())
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
+	})
 }
 
 // connectWait is connect for servers: it waits for a broker to answer,
-// logging and retrying, until ctx ends.
+// logging and retrying, until ctx ends. Bad client options are returned at
+// once.
 func (a *app) connectWait(ctx context.Context, log *slog.Logger, opts ...kgo.Opt) (*kgo.Client, error) {
-	wait := time.Second
-	for {
+	cl, err := a.client(opts...) // the options' check, once
+	if err != nil {
+		return nil, err
+	}
+	cl.Close()
+	return retryOutage(ctx, func() (*kgo.Client, bool, error) {
 		cl, err := a.connect(ctx, opts...)
-		if err == nil || ctx.Err() != nil {
-			return cl, err
-		}
-		if _, cerr := a.client(opts...); cerr != nil {
-			return nil, err
-		}
+		return cl, err != nil, err
+	}, func(err error, wait time.Duration) {
 		log.Warn("kbus: no broker answers; retrying", "brokers", a.brokers, "error", err, "retry_in", wait.String())
+	})
+}
+
+// retryOutage calls try until it succeeds, fails for good (retry false) or
+// ctx ends, calling logRetry before each new try (after 1 s, backing off to
+// 5 s).
+func retryOutage[T any](ctx context.Context, try func() (v T, retry bool, err error), logRetry func(err error, wait time.Duration)) (T, error) {
+	for wait := time.Second; ; wait = min(wait*2, 5*time.Second) {
+		v, retry, err := try()
+		if err == nil || !retry || ctx.Err() != nil {
+			return v, err
+		}
+		logRetry(err, wait)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, 5*time.Second)
 	}
 }
 
